@@ -1,0 +1,25 @@
+// Dtype and device dispatch for CPU kernels: dispatch_float(t, "op", [&](auto zero) {
+// using T = decltype(zero); ... }) runs the lambda with T = float or double.
+#pragma once
+#include "core/tensor.h"
+
+namespace lory {
+
+template <typename F>
+void dispatch_float(DType t, const char* op, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); break;
+    case DType::f64: f(double{}); break;
+    default:
+      LORY_FAIL(op, ": dtype ", dtype_name(t), " is not supported by the CPU kernel; expected f32 or f64");
+  }
+}
+
+// Until an op has a CUDA kernel, its front function calls this to refuse GPU tensors clearly.
+inline void check_cpu(const Tensor& t, const char* op, const char* arg) {
+  check_defined(t, op, arg);
+  LORY_CHECK(t.device() == Device::cpu, op, ": argument '", arg, "' is ", t.str(),
+             "; this op has no CUDA kernel yet");
+}
+
+}  // namespace lory

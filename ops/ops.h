@@ -1,0 +1,8 @@
+// Every op of lory.cpp, with shapes. Include this one header to use them all.
+// Letters: B batch, L sequence, N segments, T segment length, D width, F FFN width, H heads,
+// Dh head width, E experts, V vocabulary.
+#pragma once
+#include "core/autograd.h"
+#include "core/tensor.h"
+
+#include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
