@@ -6,3 +6,4 @@
 #include "core/tensor.h"
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
+#include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)  (B,L,D),(B,N,E) -> (B,L,D)

@@ -1,0 +1,213 @@
+// lory_ffn: forward and backward of the merged, segment-routed SwiGLU FFN (LORY.md §2).
+//
+// Segment s = (b, k) covers rows [b·L + kT, b·L + min(L, (k+1)T)) of x viewed as (B·L, D).
+// Forward, per segment:   Wbar_m = Σ_i r[s,i] W_m[i]   (m = 1, 3, 2; a GEMM over a chunk of
+//                         segments: (S_c × E) @ (E × D·F))
+//                         a = x·Wbar1, g = x·Wbar3, h = silu(a) ⊙ g, y = h·Wbar2
+// Backward, per segment (G_m = ∂L/∂Wbar_m, an ordinary weight gradient of that segment):
+//   dh  = dy·Wbar2ᵀ                 G2 = hᵀ·dy
+//   da  = dh ⊙ g ⊙ silu'(a)         dg = dh ⊙ silu(a),   silu'(a) = σ(a)(1 + a(1 − σ(a)))
+//   G1  = xᵀ·da    G3 = xᵀ·dg       dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
+// and through the merge, for the chunk's segments at once:
+//   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]   = rᵀ (E × S_c) @ G_m (S_c × D·F)
+//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩ = Σ_m G_m (S_c × D·F) @ W_mᵀ (D·F × E)
+// Merged weights live only in a chunk-sized scratch buffer, in forward and backward alike.
+#include "ops/lory_ffn.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/threads.h"
+
+namespace lory::ops {
+namespace {
+
+constexpr int64_t kChunk = 8;  // segments merged at once (fixed: results never depend on threads)
+
+template <typename Real>
+using Mat = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename Real>
+using MapM = Eigen::Map<Mat<Real>>;
+template <typename Real>
+using CMapM = Eigen::Map<const Mat<Real>>;
+
+struct Dims {
+  int64_t B, L, D, F, E, T, N;
+  int64_t segments() const { return B * N; }
+  int64_t first_row(int64_t s) const { return (s / N) * L + (s % N) * T; }
+  int64_t rows(int64_t s) const { return std::min(L, (s % N + 1) * T) - (s % N) * T; }
+};
+
+// Wbar[j] = Σ_i r[c0 + j, i] · W[i] for the chunk's segments, for the three matrices.
+template <typename Real>
+void merge_chunk(const Dims& d, int64_t c0, int64_t sc, const Real* route, const Real* const w[3],
+                 Real* wbar) {
+  const int64_t P = d.D * d.F;
+  CMapM<Real> r(route + c0 * d.E, sc, d.E);
+  for (int m = 0; m < 3; ++m) {
+    MapM<Real> out(wbar + m * kChunk * P, sc, P);
+    out.noalias() = r * CMapM<Real>(w[m], d.E, P);
+  }
+}
+
+template <typename Real>
+Real sigmoid(Real v) {
+  return Real(1) / (Real(1) + std::exp(-v));
+}
+
+template <typename Real>
+void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
+                    Real* wbar, Real* y, Real* a_out, Real* g_out) {
+  const int64_t P = d.D * d.F, S = d.segments();
+  for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
+    const int64_t sc = std::min(kChunk, S - c0);
+    merge_chunk(d, c0, sc, route, w, wbar);
+    parallel_for(sc, 2, [&](int64_t begin, int64_t end) {
+      Mat<Real> h;
+      for (int64_t j = begin; j < end; ++j) {
+        const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
+        CMapM<Real> xs(x + row * d.D, n, d.D);
+        CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
+        CMapM<Real> w3(wbar + (1 * kChunk + j) * P, d.D, d.F);
+        CMapM<Real> w2(wbar + (2 * kChunk + j) * P, d.F, d.D);
+        MapM<Real> a(a_out + row * d.F, n, d.F), g(g_out + row * d.F, n, d.F);
+        a.noalias() = xs * w1;
+        g.noalias() = xs * w3;
+        h = a.unaryExpr([](Real v) { return v * sigmoid(v); }).cwiseProduct(g);
+        MapM<Real>(y + row * d.D, n, d.D).noalias() = h * w2;
+      }
+    });
+  }
+}
+
+struct Grads {
+  void* dx = nullptr;
+  void* droute = nullptr;
+  void* dw[3] = {nullptr, nullptr, nullptr};
+};
+
+template <typename Real>
+void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* route,
+                     const Real* const w[3], const Real* a_in, const Real* g_in, Real* wbar,
+                     Real* gbuf, const Grads& out) {
+  const int64_t P = d.D * d.F, S = d.segments();
+  Real* dx = static_cast<Real*>(out.dx);
+  Real* droute = static_cast<Real*>(out.droute);
+  for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
+    const int64_t sc = std::min(kChunk, S - c0);
+    merge_chunk(d, c0, sc, route, w, wbar);
+    parallel_for(sc, 2, [&](int64_t begin, int64_t end) {
+      Mat<Real> h, dh, da, dg;
+      for (int64_t j = begin; j < end; ++j) {
+        const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
+        CMapM<Real> xs(x + row * d.D, n, d.D), dys(dy + row * d.D, n, d.D);
+        CMapM<Real> a(a_in + row * d.F, n, d.F), g(g_in + row * d.F, n, d.F);
+        CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
+        CMapM<Real> w3(wbar + (1 * kChunk + j) * P, d.D, d.F);
+        CMapM<Real> w2(wbar + (2 * kChunk + j) * P, d.F, d.D);
+        Mat<Real> sa = a.unaryExpr([](Real v) { return v * sigmoid(v); });
+        Mat<Real> dsa = a.unaryExpr([](Real v) {
+          Real sg = sigmoid(v);
+          return sg * (Real(1) + v * (Real(1) - sg));
+        });
+        h = sa.cwiseProduct(g);
+        dh.noalias() = dys * w2.transpose();
+        da = dh.cwiseProduct(g).cwiseProduct(dsa);
+        dg = dh.cwiseProduct(sa);
+        MapM<Real>(gbuf + (0 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * da;
+        MapM<Real>(gbuf + (1 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * dg;
+        MapM<Real>(gbuf + (2 * kChunk + j) * P, d.F, d.D).noalias() = h.transpose() * dys;
+        if (dx) {
+          MapM<Real> dxs(dx + row * d.D, n, d.D);
+          dxs.noalias() = da * w1.transpose();
+          dxs.noalias() += dg * w3.transpose();
+        }
+      }
+    });
+    CMapM<Real> r(route + c0 * d.E, sc, d.E);
+    for (int m = 0; m < 3; ++m) {
+      CMapM<Real> G(gbuf + m * kChunk * P, sc, P);
+      if (out.dw[m]) MapM<Real>(static_cast<Real*>(out.dw[m]), d.E, P).noalias() += r.transpose() * G;
+      if (droute) {
+        MapM<Real> dr(droute + c0 * d.E, sc, d.E);
+        if (m == 0)
+          dr.noalias() = G * CMapM<Real>(w[m], d.E, P).transpose();
+        else
+          dr.noalias() += G * CMapM<Real>(w[m], d.E, P).transpose();
+      }
+    }
+  }
+}
+
+Dims check_args(const Tensor& x, const Tensor& route, const Tensor& w1, const Tensor& w3,
+                const Tensor& w2, int64_t T) {
+  const char* op = "lory_ffn";
+  check_floating(x, op, "x");
+  check_rank(x, 3, op, "x");
+  check_rank(route, 3, op, "route");
+  check_rank(w1, 3, op, "w1");
+  check_same_shape(w1, w3, op, "w1", "w3");
+  check_rank(w2, 3, op, "w2");
+  for (const Tensor* t : {&route, &w1, &w3, &w2}) {
+    check_same_dtype(x, *t, op, "x", "route/w1/w3/w2");
+    check_cpu(*t, op, "route/w1/w3/w2");
+  }
+  check_cpu(x, op, "x");
+  LORY_CHECK(T >= 1, op, ": segment length T is ", T, "; expected >= 1");
+  Dims d{x.size(0), x.size(1), x.size(2), w1.size(2), w1.size(0), T, (x.size(1) + T - 1) / T};
+  LORY_CHECK(w1.size(1) == d.D, op, ": w1 has shape ", w1.shape().str(), " but x has width D=",
+             d.D, "; expected (E, D, F)");
+  LORY_CHECK(w2.shape() == Shape({d.E, d.F, d.D}), op, ": w2 has shape ", w2.shape().str(),
+             "; expected (E, F, D) = ", Shape({d.E, d.F, d.D}).str());
+  LORY_CHECK(route.shape() == Shape({d.B, d.N, d.E}), op, ": route has shape ",
+             route.shape().str(), "; expected (B, ceil(L/T), E) = ",
+             Shape({d.B, d.N, d.E}).str(), " for x ", x.shape().str(), " and T=", T);
+  return d;
+}
+
+}  // namespace
+
+Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Tensor& w3,
+                const Tensor& w2, int64_t T) {
+  const Dims d = check_args(x, route, w1, w3, w2, T);
+  const DType dt = x.dtype();
+  Tensor y = Tensor::empty(x.shape(), dt);
+  Tensor a = Tensor::empty({d.B, d.L, d.F}, dt), g = Tensor::empty({d.B, d.L, d.F}, dt);
+  {
+    Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);  // scratch, freed on return
+    dispatch_float(dt, "lory_ffn", [&](auto zero) {
+      using Real = decltype(zero);
+      const Real* w[3] = {w1.data<Real>(), w3.data<Real>(), w2.data<Real>()};
+      forward_kernel<Real>(d, x.data<Real>(), route.data<Real>(), w, wbar.data<Real>(),
+                           y.data<Real>(), a.data<Real>(), g.data<Real>());
+    });
+  }
+  Tensor xs = x.detach(), rs = route.detach(), w1s = w1.detach(), w3s = w3.detach(),
+         w2s = w2.detach();
+  return record("lory_ffn", y, {x, route, w1, w3, w2},
+                [=](const Tensor& dy, const std::vector<bool>& needs) {
+                  std::vector<Tensor> grads(5);
+                  Grads out;
+                  if (needs[0]) out.dx = (grads[0] = Tensor::empty(xs.shape(), dt)).raw_data();
+                  if (needs[1]) out.droute = (grads[1] = Tensor::empty(rs.shape(), dt)).raw_data();
+                  const Tensor* ws[3] = {&w1s, &w3s, &w2s};
+                  for (int m = 0; m < 3; ++m)
+                    if (needs[2 + m])
+                      out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt)).raw_data();
+                  Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);
+                  Tensor gbuf = Tensor::empty({3, kChunk, d.D * d.F}, dt);
+                  dispatch_float(dt, "lory_ffn", [&](auto zero) {
+                    using Real = decltype(zero);
+                    const Real* w[3] = {w1s.data<Real>(), w3s.data<Real>(), w2s.data<Real>()};
+                    backward_kernel<Real>(d, dy.data<Real>(), xs.data<Real>(), rs.data<Real>(), w,
+                                          a.data<Real>(), g.data<Real>(), wbar.data<Real>(),
+                                          gbuf.data<Real>(), out);
+                  });
+                  return grads;
+                });
+}
+
+}  // namespace lory::ops
