@@ -7,3 +7,4 @@
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
 #include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)  (B,L,D),(B,N,E) -> (B,L,D)
+#include "ops/index.h"          // index_select_rows, index_add_rows, take_along_last, topk_indices
