@@ -8,3 +8,4 @@
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
 #include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)  (B,L,D),(B,N,E) -> (B,L,D)
 #include "ops/index.h"          // index_select_rows, index_add_rows, take_along_last, topk_indices
+#include "ops/scale_rows.h"     // scale_rows(x, s)                (M,D),(M) -> (M,D)

@@ -71,3 +71,16 @@ TEST_CASE("index ops reject out-of-range indices naming the position", "[ops]") 
   CHECK_THROWS_WITH(ops::index_select_rows(x, bad), Catch::Matchers::Contains("idx[1] is 3"));
   CHECK_THROWS_AS(ops::index_add_rows(x, bad, 3), Error);
 }
+
+TEST_CASE("scale_rows scales each row and passes gradcheck", "[ops][grad]") {
+  Generator gen(9);
+  Tensor x = Tensor::randn({5, 7}, gen, 1.0, DType::f64).set_requires_grad();
+  Tensor s = Tensor::randn({5}, gen, 1.0, DType::f64).set_requires_grad();
+  Tensor y = ops::scale_rows(x, s);
+  for (int64_t m = 0; m < 5; ++m)
+    for (int64_t c = 0; c < 7; ++c) CHECK(y.at(m * 7 + c) == x.at(m * 7 + c) * s.at(m));
+  auto g = gradcheck([](const std::vector<Tensor>& in) { return ops::scale_rows(in[0], in[1]); }, {x, s});
+  INFO(g.report());
+  CHECK(g.ok);
+  CHECK_THROWS_AS(ops::scale_rows(x, Tensor::zeros({4}, DType::f64)), Error);
+}
