@@ -6,3 +6,11 @@
 #include "core/tensor.h"
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
+#include "ops/binary.h"        // add, sub, mul, div(a, b)        (...) op (suffix of ...) -> (...)
+                               // add_scalar, mul_scalar(x, c)    (...) -> (...)
+#include "ops/unary.h"         // neg, exp, log, sqrt, square     (...) -> (...)
+#include "ops/reduce.h"        // sum, mean(x)                    (...) -> ()
+                               // sum, mean(x, dim, keepdim)      (..., dk, ...) -> (..., ...)
+#include "ops/activation.h"    // silu, gelu(x)                   (...) -> (...)
+#include "ops/swiglu.h"        // swiglu(a, b) = silu(a) * b      (..., F), (..., F) -> (..., F)
+#include "ops/dropout.h"       // dropout(x, p, gen, training)    (...) -> (...)
