@@ -6,6 +6,14 @@
 #include "core/tensor.h"
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
+#include "ops/binary.h"        // add, sub, mul, div(a, b)        (...) op (suffix of ...) -> (...)
+                               // add_scalar, mul_scalar(x, c)    (...) -> (...)
+#include "ops/unary.h"         // neg, exp, log, sqrt, square     (...) -> (...)
+#include "ops/reduce.h"        // sum, mean(x)                    (...) -> ()
+                               // sum, mean(x, dim, keepdim)      (..., dk, ...) -> (..., ...)
+#include "ops/activation.h"    // silu, gelu(x)                   (...) -> (...)
+#include "ops/swiglu.h"        // swiglu(a, b) = silu(a) * b      (..., F), (..., F) -> (..., F)
+#include "ops/dropout.h"       // dropout(x, p, gen, training)    (...) -> (...)
 #include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)  (B,L,D),(B,N,E) -> (B,L,D)
 #include "ops/index.h"          // index_select_rows, index_add_rows, take_along_last, topk_indices
 #include "ops/scale_rows.h"     // scale_rows(x, s)                (M,D),(M) -> (M,D)

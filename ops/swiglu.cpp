@@ -1,0 +1,69 @@
+// swiglu: y = silu(a) b, with s = sigmoid(a), silu(a) = a s.
+//   Backward (silu'(a) = s (1 + a (1 - s)), see activation.cpp):
+//     da = dy b s (1 + a (1 - s))
+//     db = dy a s
+//   Both come from one sigmoid per element, in one pass over (dy, a, b); saves a and b only.
+#include "ops/swiglu.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/threads.h"
+
+namespace lory::ops {
+namespace {
+
+template <typename T>
+void swiglu_forward_kernel(const T* a, const T* b, T* y, int64_t n) {
+  parallel_for(n, 1 << 13, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T s = T(1) / (T(1) + std::exp(-a[i]));
+      y[i] = a[i] * s * b[i];
+    }
+  });
+}
+
+// da or db may be null (not wanted).
+template <typename T>
+void swiglu_backward_kernel(const T* dy, const T* a, const T* b, T* da, T* db, int64_t n) {
+  parallel_for(n, 1 << 13, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      T s = T(1) / (T(1) + std::exp(-a[i]));
+      if (da) da[i] = dy[i] * b[i] * s * (T(1) + a[i] * (T(1) - s));
+      if (db) db[i] = dy[i] * a[i] * s;
+    }
+  });
+}
+
+}  // namespace
+
+Tensor swiglu(const Tensor& a, const Tensor& b) {
+  check_floating(a, "swiglu", "a");
+  check_floating(b, "swiglu", "b");
+  check_cpu(a, "swiglu", "a");
+  check_cpu(b, "swiglu", "b");
+  check_same_shape(a, b, "swiglu", "a", "b");
+  check_same_dtype(a, b, "swiglu", "a", "b");
+  Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
+  dispatch_float(a.dtype(), "swiglu", [&](auto zero) {
+    using T = decltype(zero);
+    swiglu_forward_kernel<T>(a.data<T>(), b.data<T>(), y.data<T>(), a.numel());
+  });
+  Tensor a_saved = a.detach(), b_saved = b.detach();
+  return record("swiglu", y, {a, b},
+                [a_saved, b_saved](const Tensor& dy, const std::vector<bool>& needs) {
+                  Tensor da, db;
+                  if (needs[0]) da = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+                  if (needs[1]) db = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+                  dispatch_float(dy.dtype(), "swiglu", [&](auto zero) {
+                    using T = decltype(zero);
+                    swiglu_backward_kernel<T>(dy.data<T>(), a_saved.data<T>(), b_saved.data<T>(),
+                                              da.defined() ? da.data<T>() : nullptr,
+                                              db.defined() ? db.data<T>() : nullptr, dy.numel());
+                  });
+                  return std::vector<Tensor>{da, db};
+                });
+}
+
+}  // namespace lory::ops
