@@ -253,7 +253,18 @@ void Tensor::copy_(const Tensor& src) {
     cuda::copy_device_to_device(raw_data(), src.raw_data(), n);
 }
 
+void Tensor::set_data(const Tensor& src) {
+  LORY_CHECK(is_leaf(), "set_data: tensor ", str(), " is not a leaf");
+  TensorImpl& me = impl();
+  me.storage = src.impl().storage;
+  me.offset = src.impl().offset;
+  me.shape = src.shape();
+  me.dtype = src.dtype();
+  me.grad.reset();
+}
+
 void Tensor::fill_(double value) {
+  if (nbytes() == 0) return;
   if (device() != Device::cpu) {
     if (value == 0.0) {
       cuda::memset_zero(raw_data(), nbytes());

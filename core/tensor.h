@@ -89,6 +89,10 @@ class Tensor {
   // Same storage, new shape with the same numel. Autograd-aware reshaping is ops::reshape.
   Tensor view(const Shape& shape) const;
   void copy_(const Tensor& src);  // same shape and dtype; any devices
+  // Makes this handle (a leaf) refer to src's data, shape, dtype and device, keeping its name and
+  // requires_grad and dropping its gradient: how a model's parameters move between dtypes and
+  // devices in place (everyone holding the handle sees the change).
+  void set_data(const Tensor& src);
   void fill_(double value);
   void zero_() { fill_(0.0); }
 

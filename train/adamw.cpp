@@ -1,0 +1,142 @@
+// AdamW update and gradient clipping, CPU kernels (f32 and f64 parameters).
+//   m ← β1·m + (1−β1)·g        v ← β2·v + (1−β2)·g²
+//   θ ← θ − lr·( m/(1−β1ᵗ) / (sqrt(v/(1−β2ᵗ)) + ε) + λ·θ )     (λ only for decayed parameters)
+#include "train/adamw.h"
+
+#include <cmath>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/threads.h"
+
+namespace lory {
+
+AdamW::AdamW(NamedTensors params, AdamWOptions options)
+    : params_(std::move(params)), options_(std::move(options)) {
+  for (const auto& [name, p] : params_) {
+    LORY_CHECK(p.requires_grad(), "AdamW: parameter '", name, "' does not require grad");
+    m_.push_back(Tensor::zeros(p.shape(), DType::f32, p.device()));
+    v_.push_back(Tensor::zeros(p.shape(), DType::f32, p.device()));
+    bool decay = true;
+    for (const auto& pat : options_.no_decay)
+      if (name.find(pat) != std::string::npos) decay = false;
+    decays_.push_back(decay);
+  }
+}
+
+namespace {
+template <typename T>
+void adamw_kernel(T* p, const T* g, float* m, float* v, int64_t n, double lr, double b1, double b2,
+                  double eps, double wd, int64_t t) {
+  const double c1 = 1.0 - std::pow(b1, static_cast<double>(t));
+  const double c2 = 1.0 - std::pow(b2, static_cast<double>(t));
+  parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const double gi = g[i];
+      m[i] = static_cast<float>(b1 * m[i] + (1 - b1) * gi);
+      v[i] = static_cast<float>(b2 * v[i] + (1 - b2) * gi * gi);
+      const double update = (m[i] / c1) / (std::sqrt(v[i] / c2) + eps) + wd * p[i];
+      p[i] = static_cast<T>(p[i] - lr * update);
+    }
+  });
+}
+
+// Σ x² over a tensor in fixed chunks of 8192, chunk sums added in order: thread-independent.
+template <typename T>
+double sum_squares(const T* x, int64_t n) {
+  const int64_t chunk = 8192, chunks = (n + chunk - 1) / chunk;
+  std::vector<double> partial(chunks, 0.0);
+  parallel_for(chunks, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      double s = 0;
+      for (int64_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) s += double(x[i]) * x[i];
+      partial[c] = s;
+    }
+  });
+  double total = 0;
+  for (double s : partial) total += s;
+  return total;
+}
+}  // namespace
+
+void AdamW::step(double lr) {
+  NoGradGuard no_grad;
+  ++steps_;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const Tensor& p = params_[i].second;
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    check_cpu(p, "AdamW::step", params_[i].first.c_str());
+    const double wd = decays_[i] ? options_.weight_decay : 0.0;
+    dispatch_float(p.dtype(), "AdamW::step", [&](auto zero) {
+      using T = decltype(zero);
+      adamw_kernel<T>(p.data<T>(), g.data<T>(), m_[i].data<float>(), v_[i].data<float>(),
+                      p.numel(), lr, options_.beta1, options_.beta2, options_.eps, wd, steps_);
+    });
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& [name, p] : params_) Tensor(p).zero_grad();
+}
+
+NamedTensors AdamW::state() const {
+  NamedTensors out;
+  for (size_t i = 0; i < params_.size(); ++i) {
+    out.push_back({params_[i].first + ".exp_avg", m_[i]});
+    out.push_back({params_[i].first + ".exp_avg_sq", v_[i]});
+  }
+  return out;
+}
+
+void AdamW::load_state(const NamedTensors& state, int64_t steps) {
+  auto find = [&](const std::string& name) -> const Tensor& {
+    for (const auto& [n, t] : state)
+      if (n == name) return t;
+    LORY_FAIL("optimizer state has no tensor '", name, "'");
+  };
+  for (size_t i = 0; i < params_.size(); ++i) {
+    m_[i].copy_(find(params_[i].first + ".exp_avg"));
+    v_[i].copy_(find(params_[i].first + ".exp_avg_sq"));
+  }
+  steps_ = steps;
+}
+
+size_t AdamW::index_of(const std::string& name) const {
+  for (size_t i = 0; i < params_.size(); ++i)
+    if (params_[i].first == name) return i;
+  LORY_FAIL("AdamW: no parameter named '", name, "'");
+}
+Tensor& AdamW::exp_avg(const std::string& name) { return m_[index_of(name)]; }
+Tensor& AdamW::exp_avg_sq(const std::string& name) { return v_[index_of(name)]; }
+
+double clip_grad_norm(const NamedTensors& params, double max_norm) {
+  double total = 0;
+  for (const auto& [name, p] : params) {
+    Tensor g = p.grad();
+    if (!g.defined()) continue;
+    check_cpu(g, "clip_grad_norm", name.c_str());
+    dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
+      using T = decltype(zero);
+      total += sum_squares<T>(g.data<T>(), g.numel());
+    });
+  }
+  const double norm = std::sqrt(total);
+  if (max_norm > 0 && norm > max_norm) {
+    const double s = max_norm / (norm + 1e-6);
+    for (const auto& [name, p] : params) {
+      Tensor g = p.grad();
+      if (!g.defined()) continue;
+      dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
+        using T = decltype(zero);
+        T* gp = g.data<T>();
+        parallel_for(g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+          for (int64_t i = b; i < e; ++i) gp[i] = static_cast<T>(gp[i] * s);
+        });
+      });
+    }
+  }
+  return norm;
+}
+
+}  // namespace lory
