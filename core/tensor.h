@@ -8,6 +8,7 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.h"
@@ -124,6 +125,9 @@ class Tensor {
   }
   std::shared_ptr<TensorImpl> impl_;
 };
+
+// Named tensors in a fixed order: a model's parameters, an optimizer's state.
+using NamedParams = std::vector<std::pair<std::string, Tensor>>;
 
 // dst += src, element-wise (same shape, dtype and device). The one arithmetic kernel the core
 // needs: autograd uses it to accumulate gradients.

@@ -11,7 +11,7 @@
 
 namespace lory {
 
-AdamW::AdamW(NamedTensors params, AdamWOptions options)
+AdamW::AdamW(NamedParams params, AdamWOptions options)
     : params_(std::move(params)), options_(std::move(options)) {
   for (const auto& [name, p] : params_) {
     LORY_CHECK(p.requires_grad(), "AdamW: parameter '", name, "' does not require grad");
@@ -80,8 +80,8 @@ void AdamW::zero_grad() {
   for (auto& [name, p] : params_) Tensor(p).zero_grad();
 }
 
-NamedTensors AdamW::state() const {
-  NamedTensors out;
+NamedParams AdamW::state() const {
+  NamedParams out;
   for (size_t i = 0; i < params_.size(); ++i) {
     out.push_back({params_[i].first + ".exp_avg", m_[i]});
     out.push_back({params_[i].first + ".exp_avg_sq", v_[i]});
@@ -89,7 +89,7 @@ NamedTensors AdamW::state() const {
   return out;
 }
 
-void AdamW::load_state(const NamedTensors& state, int64_t steps) {
+void AdamW::load_state(const NamedParams& state, int64_t steps) {
   auto find = [&](const std::string& name) -> const Tensor& {
     for (const auto& [n, t] : state)
       if (n == name) return t;
@@ -110,7 +110,7 @@ size_t AdamW::index_of(const std::string& name) const {
 Tensor& AdamW::exp_avg(const std::string& name) { return m_[index_of(name)]; }
 Tensor& AdamW::exp_avg_sq(const std::string& name) { return v_[index_of(name)]; }
 
-double clip_grad_norm(const NamedTensors& params, double max_norm) {
+double clip_grad_norm(const NamedParams& params, double max_norm) {
   double total = 0;
   for (const auto& [name, p] : params) {
     Tensor g = p.grad();

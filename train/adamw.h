@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "core/tensor.h"
-#include "models/attention.h"  // NamedTensors
 
 namespace lory {
 
@@ -21,7 +20,7 @@ struct AdamWOptions {
 
 class AdamW {
  public:
-  AdamW(NamedTensors params, AdamWOptions options);
+  AdamW(NamedParams params, AdamWOptions options);
 
   // One update of every parameter from its gradient (parameters without a gradient are skipped).
   void step(double lr);
@@ -30,17 +29,17 @@ class AdamW {
   const AdamWOptions& options() const { return options_; }
 
   // State as named tensors: "<param>.exp_avg", "<param>.exp_avg_sq" (for checkpoints).
-  NamedTensors state() const;
-  void load_state(const NamedTensors& state, int64_t steps);
+  NamedParams state() const;
+  void load_state(const NamedParams& state, int64_t steps);
   void set_steps(int64_t steps) { steps_ = steps; }
   // The moments of one parameter (upcycling copies a dense FFN's moments into every expert).
   Tensor& exp_avg(const std::string& name);
   Tensor& exp_avg_sq(const std::string& name);
-  const NamedTensors& params() const { return params_; }
+  const NamedParams& params() const { return params_; }
 
  private:
   size_t index_of(const std::string& name) const;
-  NamedTensors params_;
+  NamedParams params_;
   std::vector<Tensor> m_, v_;
   std::vector<bool> decays_;
   AdamWOptions options_;
@@ -49,6 +48,6 @@ class AdamW {
 
 // The global L2 norm of all gradients; when it exceeds max_norm (> 0) every gradient is scaled
 // by max_norm / norm. Deterministic: per-tensor sums of fixed chunks, added in a fixed order.
-double clip_grad_norm(const NamedTensors& params, double max_norm);
+double clip_grad_norm(const NamedParams& params, double max_norm);
 
 }  // namespace lory
