@@ -6,3 +6,4 @@
 #include "core/tensor.h"
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
+#include "ops/rmsnorm.h"       // rmsnorm(x, weight, eps)          (..., D), (D) -> (..., D)
