@@ -7,3 +7,4 @@
 
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
 #include "ops/rmsnorm.h"       // rmsnorm(x, weight, eps)          (..., D), (D) -> (..., D)
+#include "ops/softmax.h"       // softmax(x), log_softmax(x)       (..., V) -> (..., V)
