@@ -8,3 +8,4 @@
 #include "ops/scale.h"         // scale(x, alpha)                 (...) -> (...)
 #include "ops/rmsnorm.h"       // rmsnorm(x, weight, eps)          (..., D), (D) -> (..., D)
 #include "ops/softmax.h"       // softmax(x), log_softmax(x)       (..., V) -> (..., V)
+#include "ops/cross_entropy.h" // cross_entropy(logits, targets)   (..., V), i32 (...) -> ()
