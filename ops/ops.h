@@ -9,3 +9,4 @@
 #include "ops/rmsnorm.h"       // rmsnorm(x, weight, eps)          (..., D), (D) -> (..., D)
 #include "ops/softmax.h"       // softmax(x), log_softmax(x)       (..., V) -> (..., V)
 #include "ops/cross_entropy.h" // cross_entropy(logits, targets)   (..., V), i32 (...) -> ()
+#include "ops/rope.h"          // rope(x, pos_offset, theta)       (B, H, L, Dh) -> same
