@@ -10,3 +10,4 @@
 #include "ops/softmax.h"       // softmax(x), log_softmax(x)       (..., V) -> (..., V)
 #include "ops/cross_entropy.h" // cross_entropy(logits, targets)   (..., V), i32 (...) -> ()
 #include "ops/rope.h"          // rope(x, pos_offset, theta)       (B, H, L, Dh) -> same
+#include "ops/attention.h"     // causal_attention(q, k, v)        (B,H,Lq,Dh), (B,H,Lk,Dh) x2 -> (B,H,Lq,Dh)
