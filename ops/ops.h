@@ -11,3 +11,4 @@
 #include "ops/cross_entropy.h" // cross_entropy(logits, targets)   (..., V), i32 (...) -> ()
 #include "ops/rope.h"          // rope(x, pos_offset, theta)       (B, H, L, Dh) -> same
 #include "ops/attention.h"     // causal_attention(q, k, v)        (B,H,Lq,Dh), (B,H,Lk,Dh) x2 -> (B,H,Lq,Dh)
+#include "ops/segment_mean.h"  // segment_mean(x, T)               (B, L, D) -> (B, ceil(L/T), D)
