@@ -17,3 +17,9 @@
 #include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)  (B,L,D),(B,N,E) -> (B,L,D)
 #include "ops/index.h"          // index_select_rows, index_add_rows, take_along_last, topk_indices
 #include "ops/scale_rows.h"     // scale_rows(x, s)                (M,D),(M) -> (M,D)
+#include "ops/rmsnorm.h"       // rmsnorm(x, weight, eps)          (..., D), (D) -> (..., D)
+#include "ops/softmax.h"       // softmax(x), log_softmax(x)       (..., V) -> (..., V)
+#include "ops/cross_entropy.h" // cross_entropy(logits, targets)   (..., V), i32 (...) -> ()
+#include "ops/rope.h"          // rope(x, pos_offset, theta)       (B, H, L, Dh) -> same
+#include "ops/attention.h"     // causal_attention(q, k, v)        (B,H,Lq,Dh), (B,H,Lk,Dh) x2 -> (B,H,Lq,Dh)
+#include "ops/segment_mean.h"  // segment_mean(x, T)               (B, L, D) -> (B, ceil(L/T), D)

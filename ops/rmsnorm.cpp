@@ -1,0 +1,123 @@
+// rmsnorm: fused forward (saves rstd per row) and fused backward (dx, dweight) on the CPU.
+#include "ops/rmsnorm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/threads.h"
+
+namespace lory::ops {
+namespace {
+
+// dweight is reduced over rows in blocks of this many rows: one partial row per block, the
+// partials added in block order. Fixed, so the sum never depends on the thread count.
+constexpr int64_t kRowBlock = 64;
+
+// Rows are handed to threads only when a loop covers at least this many elements: below it the
+// fork costs more than the work. (Rows and row blocks are independent: the split never changes
+// results.)
+constexpr int64_t kGrainElements = 1 << 14;
+
+// x, y (R, D); w (D); rstd (R).  Sums of squares accumulate in double.
+template <typename T>
+void rmsnorm_forward_kernel(const T* x, const T* w, T* y, T* rstd, int64_t R, int64_t D,
+                            double eps) {
+  int64_t grain = std::max<int64_t>(1, kGrainElements / D);
+  parallel_for(R, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* xr = x + r * D;
+      double ss = 0;
+      for (int64_t j = 0; j < D; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      T rs = static_cast<T>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
+      rstd[r] = rs;
+      T* yr = y + r * D;
+      for (int64_t j = 0; j < D; ++j) yr[j] = xr[j] * rs * w[j];
+    }
+  });
+}
+
+// Backward. With r = (mean(x²) + eps)^(-1/2) and y_j = x_j r w_j:
+//   ∂r/∂x_k = -½ (mean(x²) + eps)^(-3/2) · 2 x_k / D = -r³ x_k / D, so
+//   dx_k = dy_k w_k r + Σ_j dy_j w_j x_j · (-r³ x_k / D)
+//        = r · (dy_k w_k - x_k · r² · (1/D) Σ_j dy_j w_j x_j)
+//   dw_j = Σ_rows dy_j x_j r.
+template <typename T>
+void rmsnorm_backward_kernel(const T* x, const T* w, const T* rstd, const T* dy, T* dx, T* dw,
+                             int64_t R, int64_t D) {
+  int64_t nblocks = (R + kRowBlock - 1) / kRowBlock;
+  std::vector<T> partial(dw ? static_cast<size_t>(nblocks * D) : 0, T(0));
+  int64_t grain = std::max<int64_t>(1, kGrainElements / (kRowBlock * D));
+  parallel_for(nblocks, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t blk = b0; blk < b1; ++blk) {
+      T* pw = dw ? partial.data() + blk * D : nullptr;
+      int64_t r_end = std::min(R, (blk + 1) * kRowBlock);
+      for (int64_t r = blk * kRowBlock; r < r_end; ++r) {
+        const T* xr = x + r * D;
+        const T* dyr = dy + r * D;
+        T rs = rstd[r];
+        if (pw)
+          for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * xr[j] * rs;
+        if (!dx) continue;
+        double dot = 0;  // Σ_j dy_j w_j x_j
+        for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(dyr[j]) * w[j] * xr[j];
+        T c = static_cast<T>(dot / static_cast<double>(D)) * rs * rs;
+        T* dxr = dx + r * D;
+        for (int64_t j = 0; j < D; ++j) dxr[j] = rs * (dyr[j] * w[j] - xr[j] * c);
+      }
+    }
+  });
+  if (!dw) return;
+  parallel_for(D, kGrainElements / 16, [&](int64_t j0, int64_t j1) {
+    for (int64_t j = j0; j < j1; ++j) {
+      T s = 0;
+      for (int64_t blk = 0; blk < nblocks; ++blk) s += partial[blk * D + j];
+      dw[j] = s;
+    }
+  });
+}
+
+}  // namespace
+
+Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
+  const char* op = "rmsnorm";
+  check_cpu(x, op, "x");
+  check_cpu(weight, op, "weight");
+  check_floating(x, op, "x");
+  check_same_dtype(x, weight, op, "x", "weight");
+  LORY_CHECK(x.rank() >= 1, op, ": argument 'x' has shape ", x.shape().str(),
+             "; expected rank >= 1 (..., D)");
+  int64_t D = x.size(-1);
+  LORY_CHECK(weight.rank() == 1 && weight.size(0) == D, op, ": argument 'weight' has shape ",
+             weight.shape().str(), "; expected ", Shape{D}.str(), " to match the last dim of x ",
+             x.shape().str());
+  LORY_CHECK(D >= 1, op, ": argument 'x' has shape ", x.shape().str(), "; expected D >= 1");
+  LORY_CHECK(eps >= 0, op, ": eps is ", eps, "; expected eps >= 0");
+  int64_t R = x.numel() / D;
+
+  Tensor y = Tensor::empty(x.shape(), x.dtype());
+  Tensor rstd = Tensor::empty({R}, x.dtype());
+  dispatch_float(x.dtype(), op, [&](auto zero) {
+    using T = decltype(zero);
+    rmsnorm_forward_kernel<T>(x.data<T>(), weight.data<T>(), y.data<T>(), rstd.data<T>(), R, D,
+                              eps);
+  });
+  return record(op, y, {x, weight},
+                [xs = x.detach(), ws = weight.detach(), rstd, R, D](
+                    const Tensor& dy, const std::vector<bool>& needs) {
+                  Tensor dx, dw;
+                  if (needs[0]) dx = Tensor::empty(xs.shape(), xs.dtype());
+                  if (needs[1]) dw = Tensor::empty(ws.shape(), ws.dtype());
+                  dispatch_float(xs.dtype(), "rmsnorm backward", [&](auto zero) {
+                    using T = decltype(zero);
+                    rmsnorm_backward_kernel<T>(xs.data<T>(), ws.data<T>(), rstd.data<T>(),
+                                               dy.data<T>(), needs[0] ? dx.data<T>() : nullptr,
+                                               needs[1] ? dw.data<T>() : nullptr, R, D);
+                  });
+                  return std::vector<Tensor>{dx, dw};
+                });
+}
+
+}  // namespace lory::ops
