@@ -23,3 +23,10 @@
 #include "ops/rope.h"          // rope(x, pos_offset, theta)       (B, H, L, Dh) -> same
 #include "ops/attention.h"     // causal_attention(q, k, v)        (B,H,Lq,Dh), (B,H,Lk,Dh) x2 -> (B,H,Lq,Dh)
 #include "ops/segment_mean.h"  // segment_mean(x, T)               (B, L, D) -> (B, ceil(L/T), D)
+#include "ops/matmul.h"        // matmul(a, b, ta, tb)            (..., M, K)·(K, N) -> (..., M, N)
+#include "ops/linear.h"        // linear(x, w)                    (..., In)·(In, Out) -> (..., Out)
+#include "ops/reshape.h"       // reshape(x, shape)               (...) -> shape (a view)
+#include "ops/transpose.h"     // permute(x, dims), transpose     (B, L, H, Dh) -> (B, H, L, Dh)
+#include "ops/narrow.h"        // narrow(x, dim, start, length)   (.., n, ..) -> (.., length, ..)
+#include "ops/concat.h"        // concat(xs, dim)                 (.., n_i, ..) -> (.., sum n_i, ..)
+#include "ops/embedding.h"     // embedding(ids, table)           i32 (...), (V, D) -> (..., D)

@@ -1,0 +1,161 @@
+// bench_gemm: FP32 throughput of ops::matmul as a fraction of this machine's peak, which is
+// measured in the same run by an FMA loop with many independent accumulators.
+//
+//   ./build/bench_gemm [reps]      (default 7; prints median times, GFLOP/s and % of peak)
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#if defined(__AVX512F__) || defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "core/autograd.h"
+#include "core/random.h"
+#include "core/threads.h"
+#include "ops/matmul.h"
+
+using namespace lory;
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// One thread's FMA loop: kAcc independent accumulators hide the FMA latency (4-5 cycles with two
+// FMA pipes needs at least 8-10 in flight). Returns a value that depends on every accumulator so
+// the loop cannot be removed; flops_per_iter says how much one iteration computes.
+constexpr int kAcc = 12;
+#if defined(__AVX512F__)
+constexpr double flops_per_iter = kAcc * 16 * 2;
+float fma_loop(int64_t iters) {
+  __m512 acc[kAcc];
+  for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_set1_ps(0.001f * k);
+  const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_fmadd_ps(acc[k], x, y);
+  float s = 0;
+  for (int k = 0; k < kAcc; ++k) s += _mm512_reduce_add_ps(acc[k]);
+  return s;
+}
+#elif defined(__FMA__)
+constexpr double flops_per_iter = kAcc * 8 * 2;
+float fma_loop(int64_t iters) {
+  __m256 acc[kAcc];
+  for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_set1_ps(0.001f * k);
+  const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_fmadd_ps(acc[k], x, y);
+  alignas(32) float lanes[8];
+  float s = 0;
+  for (int k = 0; k < kAcc; ++k) {
+    _mm256_store_ps(lanes, acc[k]);
+    for (float l : lanes) s += l;
+  }
+  return s;
+}
+#else
+constexpr double flops_per_iter = kAcc * 8 * 2;
+float fma_loop(int64_t iters) {  // plain code for the compiler to vectorise
+  float acc[kAcc][8];
+  for (int k = 0; k < kAcc; ++k)
+    for (int l = 0; l < 8; ++l) acc[k][l] = 0.001f * k;
+  for (int64_t i = 0; i < iters; ++i)
+    for (int k = 0; k < kAcc; ++k)
+      for (int l = 0; l < 8; ++l) acc[k][l] = acc[k][l] * 0.9999999f + 1e-7f;
+  float s = 0;
+  for (int k = 0; k < kAcc; ++k)
+    for (int l = 0; l < 8; ++l) s += acc[k][l];
+  return s;
+}
+#endif
+
+volatile float g_sink;
+
+// Peak GFLOP/s of `threads` threads running the FMA loop at once (median of reps).
+double measure_peak(int threads, int reps) {
+  const int64_t iters = 10'000'000;
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    double t0 = now_s();
+#ifdef LORY_WITH_OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+    { g_sink = fma_loop(iters); }
+    t.push_back(now_s() - t0);
+  }
+  return threads * iters * flops_per_iter / median(t) / 1e9;
+}
+
+struct Problem {
+  const char* name;
+  int64_t batch, M, K, N;
+};
+
+// Median seconds of one call of `fn` (after a warm-up call).
+template <typename F>
+double time_median(F&& fn, int reps) {
+  fn();
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    double t0 = now_s();
+    fn();
+    t.push_back(now_s() - t0);
+  }
+  return median(t);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
+  NoGradGuard no_grad;
+  double peak[3] = {0, measure_peak(1, reps), measure_peak(2, reps)};
+  std::printf("measured fp32 FMA peak: 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n\n", peak[1],
+              peak[2]);
+  const Problem problems[] = {
+      {"1024 x 1024 x 1024", 1, 1024, 1024, 1024},
+      {"2048 x 256 x 768 (FFN up)", 1, 2048, 256, 768},
+      {"2048 x 768 x 256 (FFN down)", 1, 2048, 768, 256},
+      {"2048 x 704 x 256", 1, 2048, 704, 256},
+      {"64 x (256 x 64 x 256) batched", 64, 256, 64, 256},
+  };
+  std::printf("%-32s %7s %10s %9s %9s\n", "M x K x N", "threads", "median ms", "GFLOP/s", "% peak");
+  Generator gen(1);
+  for (const Problem& p : problems) {
+    Shape sa = p.batch > 1 ? Shape{p.batch, p.M, p.K} : Shape{p.M, p.K};
+    Shape sb = p.batch > 1 ? Shape{p.batch, p.K, p.N} : Shape{p.K, p.N};
+    Tensor a = Tensor::randn(sa, gen), b = Tensor::randn(sb, gen);
+    double flops = 2.0 * p.batch * p.M * p.K * p.N;
+    for (int threads = 1; threads <= 2; ++threads) {
+      set_num_threads(threads);
+      double s = time_median([&] { ops::matmul(a, b); }, reps);
+      std::printf("%-32s %7d %10.2f %9.1f %8.0f%%\n", p.name, threads, s * 1e3, flops / s / 1e9,
+                  100.0 * flops / s / 1e9 / peak[threads]);
+    }
+  }
+  // For reference: Eigen's own GEMM on the same 1024³ buffers, with its own threading (not
+  // thread-count deterministic, which is why ops::matmul does not use it).
+  Tensor a = Tensor::randn({1024, 1024}, gen), b = Tensor::randn({1024, 1024}, gen);
+  Tensor c = Tensor::empty({1024, 1024});
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  Eigen::Map<const Mat> ma(a.data<float>(), 1024, 1024), mb(b.data<float>(), 1024, 1024);
+  Eigen::Map<Mat> mc(c.data<float>(), 1024, 1024);
+  for (int threads = 1; threads <= 2; ++threads) {
+    set_num_threads(threads);
+    double s = time_median([&] { mc.noalias() = ma * mb; }, reps);
+    double gf = 2.0 * 1024 * 1024 * 1024 / s / 1e9;
+    std::printf("%-32s %7d %10.2f %9.1f %8.0f%%\n", "1024^3, Eigen direct (reference)", threads,
+                s * 1e3, gf, 100.0 * gf / peak[threads]);
+  }
+  return 0;
+}

@@ -1,0 +1,222 @@
+// matmul: C = op(A)·op(B) through Eigen GEMMs on row-major maps of the raw buffers, tiled so that
+// the result does not depend on the thread count.
+//
+// Why our own tiling: Eigen's multi-threaded GEMM chooses its depth blocking (kc) from the
+// number of threads, which regroups the sums over K, so 1 and 2 threads give different bits
+// (measured at 1024³). Instead every GEMM of a call is cut into output tiles (a row block ×
+// a column block) whose sizes depend only on (batch, M, N, K); each tile is one single-threaded
+// Eigen GEMM over the full depth, and the tiles are shared out among the threads. A tile
+// computes the same bits whichever thread runs it, so the result is thread-count independent,
+// and a batch of many small GEMMs is simply parallel over the batch.
+#include "ops/matmul.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "core/autograd.h"
+#include "core/dispatch.h"
+#include "core/threads.h"
+
+namespace lory::ops {
+namespace {
+
+// What one call computes: `batch` GEMMs C_i(M,N) = op(A_i)(M,K)·op(B_i)(K,N), all row-major and
+// packed one after another (A_i at a + i·M·K, and so on).
+template <typename T>
+struct Gemm {
+  const T* a;
+  const T* b;
+  T* c;
+  int64_t batch, M, N, K;
+  bool ta, tb;
+};
+
+template <typename T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using InMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using OutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
+
+// C_i[r0 : r0+m, c0 : c0+n] = op(A_i)[r0 : r0+m, :] · op(B_i)[:, c0 : c0+n], one Eigen GEMM.
+template <typename T>
+void gemm_tile(const Gemm<T>& g, int64_t i, int64_t r0, int64_t m, int64_t c0, int64_t n) {
+  const int64_t M = g.M, N = g.N, K = g.K;
+  const T* a = g.a + i * M * K;
+  const T* b = g.b + i * K * N;
+  OutMap<T> c(g.c + i * M * N + r0 * N + c0, m, n, Eigen::OuterStride<>(N));
+  // Rows r0.. of op(A): rows of A (M, K), or columns of A stored as (K, M).
+  InMap<T> ma = g.ta ? InMap<T>(a + r0, K, m, Eigen::OuterStride<>(M))
+                     : InMap<T>(a + r0 * K, m, K, Eigen::OuterStride<>(K));
+  // Columns c0.. of op(B): columns of B (K, N), or rows of B stored as (N, K).
+  InMap<T> mb = g.tb ? InMap<T>(b + c0 * K, n, K, Eigen::OuterStride<>(K))
+                     : InMap<T>(b + c0, K, n, Eigen::OuterStride<>(N));
+  if (!g.ta && !g.tb)
+    c.noalias() = ma * mb;
+  else if (!g.ta)
+    c.noalias() = ma * mb.transpose();
+  else if (!g.tb)
+    c.noalias() = ma.transpose() * mb;
+  else
+    c.noalias() = ma.transpose() * mb.transpose();
+}
+
+// Tile sizes from the problem alone (never from the thread count). Aim for kTargetTasks tiles in
+// all (enough to balance 1, 2, 4 or 8 threads), no tile thinner than kMinSide, and no tile with
+// less than kMinTileFlops of work (below that a thread fork costs more than it saves). Rows are
+// split first: a row block keeps the whole of op(B) and Eigen's blocking over it intact.
+constexpr int64_t kTargetTasks = 8;
+constexpr int64_t kMinSide = 64;
+constexpr double kMinTileFlops = 4e6;
+
+struct Tiling {
+  int64_t rows, cols;            // tile size
+  int64_t row_tiles, col_tiles;  // tiles per GEMM
+};
+
+int64_t ceil_div(int64_t x, int64_t y) {
+  return (x + y - 1) / y;
+}
+
+Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
+  double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  int64_t wanted = std::min(ceil_div(kTargetTasks, batch),
+                            std::max<int64_t>(1, static_cast<int64_t>(flops / kMinTileFlops)));
+  int64_t row_tiles = std::max<int64_t>(1, std::min(wanted, M / kMinSide));
+  int64_t col_tiles = std::max<int64_t>(1, std::min(ceil_div(wanted, row_tiles), N / kMinSide));
+  Tiling t;
+  t.rows =
+      ceil_div(ceil_div(M, row_tiles), 8) * 8;  // multiples of 8 keep Eigen's micro-kernels full
+  t.cols = ceil_div(ceil_div(N, col_tiles), 8) * 8;
+  t.row_tiles = ceil_div(M, t.rows);
+  t.col_tiles = ceil_div(N, t.cols);
+  return t;
+}
+
+// Eigen must run each tile single-threaded (its own threading would change the bits, see the top
+// of the file); this holds Eigen at one thread for the duration of a call.
+class EigenSerial {
+ public:
+  EigenSerial() : saved_(Eigen::nbThreads()) { Eigen::setNbThreads(1); }
+  ~EigenSerial() { Eigen::setNbThreads(saved_); }
+
+ private:
+  int saved_;
+};
+
+template <typename T>
+void gemm(const Gemm<T>& g) {
+  if (g.batch == 0 || g.M == 0 || g.N == 0) return;
+  if (g.K == 0) {  // an empty sum
+    std::fill(g.c, g.c + g.batch * g.M * g.N, T(0));
+    return;
+  }
+  EigenSerial serial;
+  Tiling t = plan_tiles(g.batch, g.M, g.N, g.K);
+  int64_t per_gemm = t.row_tiles * t.col_tiles;
+  parallel_for(g.batch * per_gemm, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      int64_t i = task / per_gemm, rt = task % per_gemm / t.col_tiles, ct = task % t.col_tiles;
+      int64_t r0 = rt * t.rows, c0 = ct * t.cols;
+      gemm_tile(g, i, r0, std::min(t.rows, g.M - r0), c0, std::min(t.cols, g.N - c0));
+    }
+  });
+}
+
+// The shapes of one call, after the checks: `batch` GEMMs of (M, K)·(K, N); in the broadcast
+// case a is folded into one (prod(...)·M, K) matrix, so batch is 1 and M counts all rows.
+struct Plan {
+  int64_t batch = 1, M = 0, N = 0, K = 0;
+  Shape out;
+};
+
+const char* flag(bool t) {
+  return t ? "true" : "false";
+}
+
+Plan plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  check_cpu(a, "matmul", "a");
+  check_cpu(b, "matmul", "b");
+  check_floating(a, "matmul", "a");
+  check_same_dtype(a, b, "matmul", "a", "b");
+  LORY_CHECK(a.rank() >= 2, "matmul: argument 'a' has shape ", a.shape().str(),
+             "; expected rank >= 2: (M, K) or (..., M, K)");
+  LORY_CHECK(b.rank() >= 2, "matmul: argument 'b' has shape ", b.shape().str(),
+             "; expected rank >= 2: (K, N) or (..., K, N)");
+  int64_t ka = ta ? a.size(-2) : a.size(-1), kb = tb ? b.size(-1) : b.size(-2);
+  LORY_CHECK(ka == kb, "matmul: inner dimensions differ: a ", a.shape().str(),
+             " with trans_a=", flag(ta), " has K=", ka, " but b ", b.shape().str(),
+             " with trans_b=", flag(tb), " has K=", kb, "; expected equal");
+  Plan p;
+  p.K = ka;
+  p.M = ta ? a.size(-1) : a.size(-2);
+  p.N = tb ? b.size(-2) : b.size(-1);
+  std::vector<int64_t> out = a.shape().to_vector();
+  out[out.size() - 2] = p.M;
+  out.back() = p.N;
+  p.out = Shape(out);
+  if (a.rank() > 2 && b.rank() == 2) {
+    LORY_CHECK(!ta, "matmul: a ", a.shape().str(), " with trans_a=true and a 2-D b ",
+               b.shape().str(), ": a broadcast weight needs trans_a=false");
+    p.M = a.shape().outer(-1);
+    return p;
+  }
+  bool same_batch = a.rank() == b.rank();
+  for (int d = 0; same_batch && d < a.rank() - 2; ++d) same_batch = a.size(d) == b.size(d);
+  LORY_CHECK(same_batch, "matmul: a has shape ", a.shape().str(), " and b has shape ",
+             b.shape().str(),
+             "; expected equal ranks with identical leading (batch) dims, or a "
+             "2-D b (broadcast weight)");
+  p.batch = a.shape().outer(-2);
+  return p;
+}
+
+Tensor matmul_forward(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Plan p = plan_matmul(a, b, ta, tb);
+  Tensor c = Tensor::empty(p.out, a.dtype());
+  dispatch_float(a.dtype(), "matmul", [&](auto zero) {
+    using T = decltype(zero);
+    gemm<T>({a.data<T>(), b.data<T>(), c.data<T>(), p.batch, p.M, p.N, p.K, ta, tb});
+  });
+  return c;
+}
+
+}  // namespace
+
+// Backward. With dC = ∂L/∂C and C = op(A)·op(B):
+//   ∂L/∂op(A) = dC·op(B)ᵀ        ∂L/∂op(B) = op(A)ᵀ·dC
+// and where an operand is stored transposed, its gradient is the transpose of that:
+//   dA = dC·op(B)ᵀ  = matmul(dC, B, false, !tb)     (ta = false)
+//   dA = op(B)·dCᵀ  = matmul(B, dC, tb, true)       (ta = true)
+//   dB = op(A)ᵀ·dC  = matmul(A, dC, !ta, false)     (tb = false)
+//   dB = dCᵀ·op(A)  = matmul(dC, A, true, ta)       (tb = true)
+// Batched calls apply this per batch entry. With a broadcast weight, A and dC are viewed as
+// (R, K) and (R, N) with R = prod(...)·M: dA is again a broadcast GEMM and dB, the sum over
+// all R rows, is ONE GEMM over the flattened rows (no per-batch partial sums).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  Tensor c = matmul_forward(a, b, trans_a, trans_b);
+  bool broadcast = a.rank() > 2 && b.rank() == 2;
+  // dA needs only B and dB only A: save just those.
+  Tensor sa = any_requires_grad({b}) ? a.detach() : Tensor();
+  Tensor sb = any_requires_grad({a}) ? b.detach() : Tensor();
+  return record(
+      "matmul", c, {a, b},
+      [sa, sb, trans_a, trans_b, broadcast](const Tensor& dc, const std::vector<bool>& needs) {
+        std::vector<Tensor> grads(2);
+        if (needs[0])
+          grads[0] = trans_a ? matmul_forward(sb, dc, trans_b, true)
+                             : matmul_forward(dc, sb, false, !trans_b);
+        if (needs[1]) {
+          Tensor fa = sa, fdc = dc;  // broadcast: flatten to (R, K) and (R, N)
+          if (broadcast) {
+            fa = sa.view({sa.shape().outer(-1), sa.size(-1)});
+            fdc = dc.view({dc.shape().outer(-1), dc.size(-1)});
+          }
+          grads[1] = trans_b ? matmul_forward(fdc, fa, true, trans_a)
+                             : matmul_forward(fa, fdc, !trans_a, false);
+        }
+        return grads;
+      });
+}
+
+}  // namespace lory::ops
