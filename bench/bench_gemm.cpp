@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <vector>
 
 #if defined(__AVX512F__) || defined(__FMA__)
@@ -81,19 +82,42 @@ float fma_loop(int64_t iters) {  // plain code for the compiler to vectorise
 
 volatile float g_sink;
 
-// Peak GFLOP/s of `threads` threads running the FMA loop at once (median of reps).
-double measure_peak(int threads, int reps) {
-  const int64_t iters = 10'000'000;
-  std::vector<double> t;
+double cpu_s() {  // CPU time of the whole process (all threads)
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
+// Wall-clock and CPU seconds of each of `reps` calls of fn (after one warm-up call), medians.
+// On a machine shared with other jobs, wall time includes the time our threads wait for a core;
+// CPU time does not, so flops / CPU time measures the kernel while it actually runs.
+struct Timing {
+  double wall, cpu;
+};
+
+template <typename F>
+Timing time_median(F&& fn, int reps) {
+  fn();
+  std::vector<double> wall, cpu;
   for (int r = 0; r < reps; ++r) {
-    double t0 = now_s();
+    double w0 = now_s(), c0 = cpu_s();
+    fn();
+    cpu.push_back(cpu_s() - c0);
+    wall.push_back(now_s() - w0);
+  }
+  return {median(wall), median(cpu)};
+}
+
+// The FMA loop on `threads` threads at once, 10M iterations each.
+Timing time_peak(int threads, int reps) {
+  return time_median(
+      [&] {
 #ifdef LORY_WITH_OPENMP
 #pragma omp parallel num_threads(threads)
 #endif
-    { g_sink = fma_loop(iters); }
-    t.push_back(now_s() - t0);
-  }
-  return threads * iters * flops_per_iter / median(t) / 1e9;
+        { g_sink = fma_loop(10'000'000); }
+      },
+      reps);
 }
 
 struct Problem {
@@ -101,17 +125,13 @@ struct Problem {
   int64_t batch, M, K, N;
 };
 
-// Median seconds of one call of `fn` (after a warm-up call).
-template <typename F>
-double time_median(F&& fn, int reps) {
-  fn();
-  std::vector<double> t;
-  for (int r = 0; r < reps; ++r) {
-    double t0 = now_s();
-    fn();
-    t.push_back(now_s() - t0);
-  }
-  return median(t);
+// One table row. The peak of t threads is t × the single-core peak (measured by CPU time, so
+// it is what a core does while it runs); "wall" compares wall-clock GFLOP/s with it, "CPU"
+// compares flops per CPU-second (the efficiency of the kernel while it has the cores).
+void print_row(const char* name, int threads, double flops, const Timing& t, double core_peak) {
+  double gf = flops / t.wall / 1e9;
+  std::printf("%-32s %7d %9.2f %9.1f %9.0f%% %8.0f%%\n", name, threads, t.wall * 1e3, gf,
+              100.0 * gf / (threads * core_peak), 100.0 * flops / t.cpu / 1e9 / core_peak);
 }
 
 }  // namespace
@@ -119,9 +139,16 @@ double time_median(F&& fn, int reps) {
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
   NoGradGuard no_grad;
-  double peak[3] = {0, measure_peak(1, reps), measure_peak(2, reps)};
-  std::printf("measured fp32 FMA peak: 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n\n", peak[1],
-              peak[2]);
+  const double iter_flops = 10'000'000 * flops_per_iter;
+  Timing p1 = time_peak(1, reps), p2 = time_peak(2, reps);
+  const double core_peak = iter_flops / p1.cpu / 1e9;
+  std::printf("fp32 FMA peak (wall clock): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n",
+              iter_flops / p1.wall / 1e9, 2 * iter_flops / p2.wall / 1e9);
+  std::printf("fp32 FMA peak of one core while it runs (CPU time): %.1f GFLOP/s\n", core_peak);
+  std::printf(
+      "rows: median of %d calls; %% of peak = GFLOP/s / (threads x %.1f), by wall clock\n"
+      "and by CPU time (the latter ignores time lost to other jobs on a shared machine)\n\n",
+      reps, core_peak);
   const Problem problems[] = {
       {"1024 x 1024 x 1024", 1, 1024, 1024, 1024},
       {"2048 x 256 x 768 (FFN up)", 1, 2048, 256, 768},
@@ -129,7 +156,8 @@ int main(int argc, char** argv) {
       {"2048 x 704 x 256", 1, 2048, 704, 256},
       {"64 x (256 x 64 x 256) batched", 64, 256, 64, 256},
   };
-  std::printf("%-32s %7s %10s %9s %9s\n", "M x K x N", "threads", "median ms", "GFLOP/s", "% peak");
+  std::printf("%-32s %7s %9s %9s %10s %9s\n", "M x K x N", "threads", "median ms", "GFLOP/s",
+              "%peak wall", "%peak CPU");
   Generator gen(1);
   for (const Problem& p : problems) {
     Shape sa = p.batch > 1 ? Shape{p.batch, p.M, p.K} : Shape{p.M, p.K};
@@ -138,9 +166,7 @@ int main(int argc, char** argv) {
     double flops = 2.0 * p.batch * p.M * p.K * p.N;
     for (int threads = 1; threads <= 2; ++threads) {
       set_num_threads(threads);
-      double s = time_median([&] { ops::matmul(a, b); }, reps);
-      std::printf("%-32s %7d %10.2f %9.1f %8.0f%%\n", p.name, threads, s * 1e3, flops / s / 1e9,
-                  100.0 * flops / s / 1e9 / peak[threads]);
+      print_row(p.name, threads, flops, time_median([&] { ops::matmul(a, b); }, reps), core_peak);
     }
   }
   // For reference: Eigen's own GEMM on the same 1024³ buffers, with its own threading (not
@@ -152,10 +178,8 @@ int main(int argc, char** argv) {
   Eigen::Map<Mat> mc(c.data<float>(), 1024, 1024);
   for (int threads = 1; threads <= 2; ++threads) {
     set_num_threads(threads);
-    double s = time_median([&] { mc.noalias() = ma * mb; }, reps);
-    double gf = 2.0 * 1024 * 1024 * 1024 / s / 1e9;
-    std::printf("%-32s %7d %10.2f %9.1f %8.0f%%\n", "1024^3, Eigen direct (reference)", threads,
-                s * 1e3, gf, 100.0 * gf / peak[threads]);
+    print_row("1024^3 Eigen direct (reference)", threads, 2.0 * 1024 * 1024 * 1024,
+              time_median([&] { mc.noalias() = ma * mb; }, reps), core_peak);
   }
   return 0;
 }

@@ -62,11 +62,12 @@ void gemm_tile(const Gemm<T>& g, int64_t i, int64_t r0, int64_t m, int64_t c0, i
 }
 
 // Tile sizes from the problem alone (never from the thread count). Aim for kTargetTasks tiles in
-// all (enough to balance 1, 2, 4 or 8 threads), no tile thinner than kMinSide, and no tile with
-// less than kMinTileFlops of work (below that a thread fork costs more than it saves). Rows are
-// split first: a row block keeps the whole of op(B) and Eigen's blocking over it intact.
+// all (enough to balance 1, 2, 4 or 8 threads), no tile side below kMinSide, and no tile with
+// less than kMinTileFlops of work (below that a thread fork costs more than it saves). Each tile
+// packs its own rows of op(A) and columns of op(B), so an r × c grid packs M·K·c + K·N·r
+// elements: among the grids with enough tiles, take the one that packs least.
 constexpr int64_t kTargetTasks = 8;
-constexpr int64_t kMinSide = 64;
+constexpr int64_t kMinSide = 128;
 constexpr double kMinTileFlops = 4e6;
 
 struct Tiling {
@@ -79,15 +80,25 @@ int64_t ceil_div(int64_t x, int64_t y) {
 }
 
 Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
-  double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
-  int64_t wanted = std::min(ceil_div(kTargetTasks, batch),
-                            std::max<int64_t>(1, static_cast<int64_t>(flops / kMinTileFlops)));
-  int64_t row_tiles = std::max<int64_t>(1, std::min(wanted, M / kMinSide));
-  int64_t col_tiles = std::max<int64_t>(1, std::min(ceil_div(wanted, row_tiles), N / kMinSide));
+  const double flops =
+      2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
+  const int64_t wanted =
+      std::min(ceil_div(kTargetTasks, batch),
+               std::max<int64_t>(1, static_cast<int64_t>(flops / kMinTileFlops)));
+  const int64_t max_r = std::max<int64_t>(1, M / kMinSide),
+                max_c = std::max<int64_t>(1, N / kMinSide);
+  int64_t best_r = 1, best_c = 1, best_tiles = 0;
+  double best_packed = 0;
+  for (int64_t r = 1; r <= std::min(wanted, max_r); ++r) {
+    int64_t c = std::min(ceil_div(wanted, r), max_c);
+    int64_t tiles = std::min(r * c, wanted);
+    double packed = static_cast<double>(M) * K * c + static_cast<double>(K) * N * r;
+    if (tiles > best_tiles || (tiles == best_tiles && packed < best_packed))
+      best_r = r, best_c = c, best_tiles = tiles, best_packed = packed;
+  }
   Tiling t;
-  t.rows =
-      ceil_div(ceil_div(M, row_tiles), 8) * 8;  // multiples of 8 keep Eigen's micro-kernels full
-  t.cols = ceil_div(ceil_div(N, col_tiles), 8) * 8;
+  t.rows = ceil_div(ceil_div(M, best_r), 8) * 8;  // multiples of 8 keep Eigen's micro-kernels full
+  t.cols = ceil_div(ceil_div(N, best_c), 8) * 8;
   t.row_tiles = ceil_div(M, t.rows);
   t.col_tiles = ceil_div(N, t.cols);
   return t;
@@ -112,15 +123,26 @@ void gemm(const Gemm<T>& g) {
     return;
   }
   EigenSerial serial;
-  Tiling t = plan_tiles(g.batch, g.M, g.N, g.K);
-  int64_t per_gemm = t.row_tiles * t.col_tiles;
-  parallel_for(g.batch * per_gemm, 2, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      int64_t i = task / per_gemm, rt = task % per_gemm / t.col_tiles, ct = task % t.col_tiles;
-      int64_t r0 = rt * t.rows, c0 = ct * t.cols;
-      gemm_tile(g, i, r0, std::min(t.rows, g.M - r0), c0, std::min(t.cols, g.N - c0));
-    }
-  });
+  const Tiling t = plan_tiles(g.batch, g.M, g.N, g.K);
+  const int64_t per_gemm = t.row_tiles * t.col_tiles, tasks = g.batch * per_gemm;
+  auto run = [&](int64_t task) {
+    int64_t i = task / per_gemm, rt = task % per_gemm / t.col_tiles, ct = task % t.col_tiles;
+    int64_t r0 = rt * t.rows, c0 = ct * t.cols;
+    gemm_tile(g, i, r0, std::min(t.rows, g.M - r0), c0, std::min(t.cols, g.N - c0));
+  };
+#ifdef LORY_WITH_OPENMP
+  const int threads = num_threads();
+  const double flops = 2.0 * static_cast<double>(g.batch * g.M) * static_cast<double>(g.N * g.K);
+  if (threads > 1 && tasks > 1 && flops >= 2 * kMinTileFlops) {
+    // Tiles are handed out dynamically: which thread computes a tile does not change its bits,
+    // and on a loaded machine a thread that falls behind is not left holding a fixed share.
+    const int64_t chunk = std::max<int64_t>(1, tasks / (16 * threads));
+#pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
+    for (int64_t task = 0; task < tasks; ++task) run(task);
+    return;
+  }
+#endif
+  for (int64_t task = 0; task < tasks; ++task) run(task);
 }
 
 // The shapes of one call, after the checks: `batch` GEMMs of (M, K)·(K, N); in the broadcast

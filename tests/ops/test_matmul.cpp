@@ -140,36 +140,56 @@ TEST_CASE("matmul gradients, batched and broadcast weight", "[ops][grad]") {
   CHECK(r.ok);
 }
 
+double dot(const Tensor& x, const Tensor& y) {
+  std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>();
+  double s = 0;
+  for (size_t i = 0; i < xv.size(); ++i) s += xv[i] * yv[i];
+  return s;
+}
+
+// Shapes large enough to be cut into several tiles (along rows, or along columns when M is
+// small), with every transpose flag on the tiled side.
 TEST_CASE("matmul is bitwise identical for 1 and 2 threads, forward and backward", "[ops]") {
   Generator gen(5);
   struct Case {
     Shape a, b;
     bool ta, tb;
+    int64_t batch, M, N, K;
+    bool b_batched;
   };
   const Case cases[] = {
-      {{300, 257}, {257, 129}, false, false},    // 2-D
-      {{257, 300}, {129, 257}, true, true},      // 2-D, both transposed
-      {{6, 65, 33}, {6, 33, 70}, false, false},  // batched
-      {{4, 75, 257}, {257, 129}, false, false},  // broadcast weight (300 rows)
+      {{300, 257}, {257, 129}, false, false, 1, 300, 129, 257, true},    // 2-D, row tiles
+      {{257, 300}, {129, 257}, true, true, 1, 300, 129, 257, true},      // both transposed
+      {{64, 300}, {1100, 300}, false, true, 1, 64, 1100, 300, true},     // column tiles
+      {{300, 64}, {300, 1100}, true, false, 1, 64, 1100, 300, true},     // column tiles
+      {{6, 65, 33}, {6, 33, 70}, false, false, 6, 65, 70, 33, true},     // batched
+      {{4, 75, 257}, {129, 257}, false, true, 1, 300, 129, 257, false},  // broadcast weight
   };
   const int saved_threads = num_threads();
   for (const Case& cs : cases) {
-    INFO("a " << cs.a.str() << " b " << cs.b.str());
+    INFO("a " << cs.a.str() << " b " << cs.b.str() << " trans " << cs.ta << cs.tb);
     Tensor a = randn(cs.a, gen, DType::f32).set_requires_grad();
     Tensor b = randn(cs.b, gen, DType::f32).set_requires_grad();
+    Tensor dc = randn(ops::matmul(a.detach(), b.detach(), cs.ta, cs.tb).shape(), gen, DType::f32);
     Tensor c[2], da[2], db[2];
     for (int t = 0; t < 2; ++t) {
       set_num_threads(t + 1);
       a.zero_grad();
       b.zero_grad();
       c[t] = ops::matmul(a, b, cs.ta, cs.tb);
-      c[t].backward(Tensor::ones(c[t].shape()));
+      c[t].backward(dc);
       da[t] = a.grad().clone();
       db[t] = b.grad().clone();
     }
     CHECK(bitwise_equal(c[0], c[1]));
     CHECK(bitwise_equal(da[0], da[1]));
     CHECK(bitwise_equal(db[0], db[1]));
+    check_close(c[0], naive(a, b, cs.ta, cs.tb, cs.batch, cs.M, cs.N, cs.K, cs.b_batched), 1e-3);
+    // C is linear in each operand, so <dA, A> = <dB, B> = <dC, C>: this catches a misplaced
+    // gradient tile without a second reference implementation.
+    double e = dot(dc, c[0]);
+    CHECK(dot(da[0], a) == Approx(e).epsilon(1e-4));
+    CHECK(dot(db[0], b) == Approx(e).epsilon(1e-4));
   }
   set_num_threads(saved_threads);
 }
