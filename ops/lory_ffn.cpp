@@ -41,16 +41,37 @@ struct Dims {
   int64_t rows(int64_t s) const { return std::min(L, (s % N + 1) * T) - (s % N) * T; }
 };
 
+// out (m × P) (+)= a (m × k) · b (k × P), as single-threaded GEMMs over fixed column blocks run in
+// parallel: the result never depends on the thread count (Eigen's own threading would change its
+// blocking with the thread count, and with it the rounding).
+template <typename Real>
+void gemm_column_blocks(Real* out, const Real* a, const Real* b, int64_t m, int64_t k, int64_t P,
+                        bool accumulate, bool transpose_a = false) {
+  constexpr int64_t kBlock = 2048;
+  const int64_t blocks = (P + kBlock - 1) / kBlock;
+  parallel_for(blocks, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
+      Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out + c0, m, n, Eigen::OuterStride<>(P));
+      Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b + c0, k, n, Eigen::OuterStride<>(P));
+      if (transpose_a) {
+        CMapM<Real> at(a, k, m);  // a is stored (k × m)
+        if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
+      } else {
+        CMapM<Real> aa(a, m, k);
+        if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
+      }
+    }
+  });
+}
+
 // Wbar[j] = Σ_i r[c0 + j, i] · W[i] for the chunk's segments, for the three matrices.
 template <typename Real>
 void merge_chunk(const Dims& d, int64_t c0, int64_t sc, const Real* route, const Real* const w[3],
                  Real* wbar) {
   const int64_t P = d.D * d.F;
-  CMapM<Real> r(route + c0 * d.E, sc, d.E);
-  for (int m = 0; m < 3; ++m) {
-    MapM<Real> out(wbar + m * kChunk * P, sc, P);
-    out.noalias() = r * CMapM<Real>(w[m], d.E, P);
-  }
+  for (int m = 0; m < 3; ++m)
+    gemm_column_blocks<Real>(wbar + m * kChunk * P, route + c0 * d.E, w[m], sc, d.E, P, false);
 }
 
 template <typename Real>
@@ -125,20 +146,21 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
           dxs.noalias() = da * w1.transpose();
           dxs.noalias() += dg * w3.transpose();
         }
+        if (droute)  // dr[s,i] = Σ_m ⟨G_m[s], W_m[i]⟩
+          for (int64_t i = 0; i < d.E; ++i) {
+            Real acc = 0;
+            for (int m = 0; m < 3; ++m)
+              acc += Eigen::Map<const Eigen::Matrix<Real, Eigen::Dynamic, 1>>(gbuf + (m * kChunk + j) * P, P)
+                         .dot(Eigen::Map<const Eigen::Matrix<Real, Eigen::Dynamic, 1>>(w[m] + i * P, P));
+            droute[s * d.E + i] = acc;
+          }
       }
     });
-    CMapM<Real> r(route + c0 * d.E, sc, d.E);
-    for (int m = 0; m < 3; ++m) {
-      CMapM<Real> G(gbuf + m * kChunk * P, sc, P);
-      if (out.dw[m]) MapM<Real>(static_cast<Real*>(out.dw[m]), d.E, P).noalias() += r.transpose() * G;
-      if (droute) {
-        MapM<Real> dr(droute + c0 * d.E, sc, d.E);
-        if (m == 0)
-          dr.noalias() = G * CMapM<Real>(w[m], d.E, P).transpose();
-        else
-          dr.noalias() += G * CMapM<Real>(w[m], d.E, P).transpose();
-      }
-    }
+    // dW_m += rᵀ · G_m over the chunk (r stored (sc × E), so rᵀ is its transpose).
+    for (int m = 0; m < 3; ++m)
+      if (out.dw[m])
+        gemm_column_blocks<Real>(static_cast<Real*>(out.dw[m]), route + c0 * d.E,
+                                 gbuf + m * kChunk * P, d.E, sc, P, true, true);
   }
 }
 
