@@ -11,9 +11,10 @@ the output records its sha256 and per-domain counts). Python 3 standard library 
 
 Caps pick documents in a fixed pseudo-random order (sha256 of "select:" + id), so a capped
 corpus is a spread-out subset of the full one, not its first files. A document is held out for
-validation when sha256("split:" + id) falls in the lowest --valid-frac of the hash range; each
-domain gets at least --min-valid held-out documents (the lowest hashes) while it keeps one for
-training. Both decisions depend on the id alone, so they are stable across caps.
+validation when sha256("split:" + id) falls in the lowest --valid-frac of the hash range, a
+test of the id alone, so a document keeps its split whatever the caps. A small domain is topped
+up to --min-valid held-out documents (the next lowest hashes), but to no more than a quarter of
+its documents (at least one when it has two or more).
 """
 import argparse
 import hashlib
@@ -97,7 +98,7 @@ def assign_split(docs, frac, min_valid):
     hashes = [unit_hash("split:", d["id"]) for d in docs]
     for d, h in zip(docs, hashes):
         d["split"] = "valid" if h < frac else "train"
-    want = min(min_valid, len(docs) - 1)
+    want = min(min_valid, max(1, len(docs) // 4)) if len(docs) > 1 else 0
     have = sum(d["split"] == "valid" for d in docs)
     for i in sorted(range(len(docs)), key=lambda i: hashes[i]):
         if have >= want:
