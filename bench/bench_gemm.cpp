@@ -17,6 +17,7 @@
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/threads.h"
+#include "core/cpu_peak.h"
 #include "ops/matmul.h"
 
 using namespace lory;
@@ -31,56 +32,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
 }
-
-// One thread's FMA loop: kAcc independent accumulators hide the FMA latency (4-5 cycles with two
-// FMA pipes needs at least 8-10 in flight). Returns a value that depends on every accumulator so
-// the loop cannot be removed; flops_per_iter says how much one iteration computes.
-constexpr int kAcc = 12;
-#if defined(__AVX512F__)
-constexpr double flops_per_iter = kAcc * 16 * 2;
-float fma_loop(int64_t iters) {
-  __m512 acc[kAcc];
-  for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_set1_ps(0.001f * k);
-  const __m512 x = _mm512_set1_ps(0.9999999f), y = _mm512_set1_ps(1e-7f);
-  for (int64_t i = 0; i < iters; ++i)
-    for (int k = 0; k < kAcc; ++k) acc[k] = _mm512_fmadd_ps(acc[k], x, y);
-  float s = 0;
-  for (int k = 0; k < kAcc; ++k) s += _mm512_reduce_add_ps(acc[k]);
-  return s;
-}
-#elif defined(__FMA__)
-constexpr double flops_per_iter = kAcc * 8 * 2;
-float fma_loop(int64_t iters) {
-  __m256 acc[kAcc];
-  for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_set1_ps(0.001f * k);
-  const __m256 x = _mm256_set1_ps(0.9999999f), y = _mm256_set1_ps(1e-7f);
-  for (int64_t i = 0; i < iters; ++i)
-    for (int k = 0; k < kAcc; ++k) acc[k] = _mm256_fmadd_ps(acc[k], x, y);
-  alignas(32) float lanes[8];
-  float s = 0;
-  for (int k = 0; k < kAcc; ++k) {
-    _mm256_store_ps(lanes, acc[k]);
-    for (float l : lanes) s += l;
-  }
-  return s;
-}
-#else
-constexpr double flops_per_iter = kAcc * 8 * 2;
-float fma_loop(int64_t iters) {  // plain code for the compiler to vectorise
-  float acc[kAcc][8];
-  for (int k = 0; k < kAcc; ++k)
-    for (int l = 0; l < 8; ++l) acc[k][l] = 0.001f * k;
-  for (int64_t i = 0; i < iters; ++i)
-    for (int k = 0; k < kAcc; ++k)
-      for (int l = 0; l < 8; ++l) acc[k][l] = acc[k][l] * 0.9999999f + 1e-7f;
-  float s = 0;
-  for (int k = 0; k < kAcc; ++k)
-    for (int l = 0; l < 8; ++l) s += acc[k][l];
-  return s;
-}
-#endif
-
-volatile float g_sink;
 
 double cpu_s() {  // CPU time of the whole process (all threads)
   timespec ts;
@@ -108,18 +59,6 @@ Timing time_median(F&& fn, int reps) {
   return {median(wall), median(cpu)};
 }
 
-// The FMA loop on `threads` threads at once, 10M iterations each.
-Timing time_peak(int threads, int reps) {
-  return time_median(
-      [&] {
-#ifdef LORY_WITH_OPENMP
-#pragma omp parallel num_threads(threads)
-#endif
-        { g_sink = fma_loop(10'000'000); }
-      },
-      reps);
-}
-
 struct Problem {
   const char* name;
   int64_t batch, M, K, N;
@@ -139,11 +78,10 @@ void print_row(const char* name, int threads, double flops, const Timing& t, dou
 int main(int argc, char** argv) {
   const int reps = argc > 1 ? std::max(1, std::atoi(argv[1])) : 7;
   NoGradGuard no_grad;
-  const double iter_flops = 10'000'000 * flops_per_iter;
-  Timing p1 = time_peak(1, reps), p2 = time_peak(2, reps);
-  const double core_peak = iter_flops / p1.cpu / 1e9;
+  const CpuPeak p1 = measure_cpu_peak(1, reps), p2 = measure_cpu_peak(2, reps);
+  const double core_peak = p1.core_gflops;
   std::printf("fp32 FMA peak (wall clock): 1 thread %.1f GFLOP/s, 2 threads %.1f GFLOP/s\n",
-              iter_flops / p1.wall / 1e9, 2 * iter_flops / p2.wall / 1e9);
+              p1.wall_gflops, p2.wall_gflops);
   std::printf("fp32 FMA peak of one core while it runs (CPU time): %.1f GFLOP/s\n", core_peak);
   std::printf(
       "rows: median of %d calls; %% of peak = GFLOP/s / (threads x %.1f), by wall clock\n"

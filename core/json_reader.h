@@ -32,7 +32,7 @@ class JsonReader {
 
  private:
   const nlohmann::json* find(const std::string& key);
-  const nlohmann::json& object_;
+  nlohmann::json object_;  // a copy: readers are often built from temporaries
   std::string where_;
   std::set<std::string> known_;
 };

@@ -1,0 +1,66 @@
+// Per-domain evaluation through the loader (unshuffled), two cross-entropies per batch.
+#include "train/evaluate.h"
+
+#include <cmath>
+#include <memory>
+
+#include "core/autograd.h"
+#include "data/loader.h"
+
+namespace lory {
+
+double DomainScore::ppl() const { return std::exp(loss); }
+double DomainScore::ppl_after_T() const { return std::exp(loss_after_T); }
+
+std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData& valid,
+                                            const EvalOptions& o) {
+  NoGradGuard no_grad;
+  auto shard = std::make_shared<const ShardData>(valid);
+  std::map<std::string, DomainScore> out;
+  for (int32_t d = 0; d < static_cast<int32_t>(valid.domains.size()); ++d) {
+    std::vector<int64_t> docs;
+    for (int64_t i = 0; i < valid.num_docs(); ++i)
+      if (valid.docs[i].domain == d) docs.push_back(i);
+    if (docs.empty()) continue;
+    LoaderOptions lo;
+    lo.batch_size = 1;
+    lo.seq_len = o.seq_len;
+    lo.eot = o.eot;
+    lo.shuffle = false;
+    Loader loader(shard, docs, lo);
+    const int64_t n = std::min(loader.num_instances(), o.max_batches * o.batch_size);
+    if (n == 0) continue;
+    DomainScore s;
+    double sum = 0, sum_after = 0;
+    for (int64_t first = 0; first < n; first += o.batch_size) {
+      const int64_t B = std::min(o.batch_size, n - first), L = o.seq_len;
+      Tensor rows = Tensor::empty({B, L + 1}, DType::i32);
+      for (int64_t b = 0; b < B; ++b) loader.instance_tokens(first + b, rows.data<int32_t>() + b * (L + 1));
+      Batch batch;
+      batch.tokens = rows;
+      Tensor ids = batch.inputs(), targets = batch.targets();
+      sum += model.loss(ids, targets).ce.item() * static_cast<double>(B * L);
+      if (o.skip > 0 && o.skip < L)
+        sum_after += model.loss(ids, targets, o.skip).ce.item() * static_cast<double>(B * (L - o.skip));
+      s.tokens += B * L;
+      s.tokens_after_T += B * (L - (o.skip < L ? o.skip : 0));
+    }
+    s.loss = sum / static_cast<double>(s.tokens);
+    s.loss_after_T = o.skip > 0 ? sum_after / static_cast<double>(s.tokens_after_T) : s.loss;
+    out[valid.domains[d]] = s;
+  }
+  return out;
+}
+
+nlohmann::json to_json(const std::map<std::string, DomainScore>& scores) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [domain, s] : scores)
+    j[domain] = {{"loss", s.loss},
+                 {"ppl", s.ppl()},
+                 {"loss_after_T", s.loss_after_T},
+                 {"ppl_after_T", s.ppl_after_T()},
+                 {"tokens", s.tokens}};
+  return j;
+}
+
+}  // namespace lory

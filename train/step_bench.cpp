@@ -1,0 +1,60 @@
+// bench_training_step: a real optimizer step (loss, backward, clip, AdamW) per iteration.
+#include "train/step_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "core/random.h"
+#include "models/transformer.h"
+#include "train/adamw.h"
+
+namespace lory {
+
+double model_flops_per_token(const ModelConfig& c, int64_t L) {
+  const double D = static_cast<double>(c.d_model), F = static_cast<double>(c.ffn_width());
+  const double per_layer_params = 4 * D * D + 3 * D * F * (c.ffn == FfnKind::topk ? c.top_k : 1);
+  const double non_embedding = c.n_layers * per_layer_params + D * static_cast<double>(c.vocab);
+  return 6 * non_embedding + 6.0 * static_cast<double>(c.n_layers) * static_cast<double>(L) * D;
+}
+
+StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup) {
+  c.validate_sequence_length(L);
+  Transformer model(c);
+  AdamW opt(model.parameters(), AdamWOptions{});
+  Generator gen(7);
+  std::vector<int32_t> ids(B * (L + 1));
+  for (auto& v : ids) v = static_cast<int32_t>(gen.below(c.vocab));
+  Tensor tokens = Tensor::from_vector(ids, {B, L + 1});
+  Tensor inputs = Tensor::empty({B, L}, DType::i32), targets = Tensor::empty({B, L}, DType::i32);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < L; ++t) {
+      inputs.data<int32_t>()[b * L + t] = ids[b * (L + 1) + t];
+      targets.data<int32_t>()[b * L + t] = ids[b * (L + 1) + t + 1];
+    }
+  auto step = [&] {
+    model.loss(inputs, targets).total.backward();
+    clip_grad_norm(model.parameters(), 1.0);
+    opt.step(1e-4);
+    opt.zero_grad();
+  };
+  for (int i = 0; i < warmup; ++i) step();
+  reset_peak_memory();
+  std::vector<double> ms;
+  for (int i = 0; i < steps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  StepBenchResult r;
+  r.step_ms = ms[ms.size() / 2];
+  r.tokens_per_s = static_cast<double>(B * L) / (r.step_ms / 1000.0);
+  r.model_gflops = r.tokens_per_s * model_flops_per_token(c, L) / 1e9;
+  r.peak_bytes = memory_stats().peak_bytes;
+  r.params = model.parameter_count();
+  r.active_params = model.active_parameter_count();
+  return r;
+}
+
+}  // namespace lory
