@@ -1,0 +1,135 @@
+// lory train | eval | generate | routing: training and using checkpoints.
+#include <cstdio>
+#include <filesystem>
+
+#include "apps/args.h"
+#include "apps/commands.h"
+#include "core/json_reader.h"
+#include "core/threads.h"
+#include "data/tokenizer.h"
+#include "models/generate.h"
+#include "train/checkpoint.h"
+#include "train/routing_analysis.h"
+#include "train/trainer.h"
+
+namespace lory::cli {
+namespace {
+
+// A checkpoint directory, or a run directory (its newest checkpoint).
+std::string resolve_checkpoint(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::exists(fs::path(path) / "trainer.json")) return path;
+  std::string latest = latest_checkpoint((fs::path(path) / "checkpoints").string());
+  LORY_CHECK(!latest.empty(), "'", path, "' is neither a checkpoint nor a run directory with checkpoints");
+  return latest;
+}
+
+EvalOptions eval_options(const Args& a, const Transformer& model, const ShardData& shard) {
+  EvalOptions o;
+  o.seq_len = a.get_int("seq-len");
+  o.batch_size = a.get_int("batch");
+  o.max_batches = a.get_int("batches");
+  o.skip = model.config().ffn == FfnKind::lory ? model.config().segment_len : 0;
+  o.eot = static_cast<int32_t>(shard.vocab_size - 1);
+  model.config().validate_sequence_length(o.seq_len);
+  return o;
+}
+
+const std::vector<Option> kEvalOptions = {
+    {"checkpoint", "DIR", "checkpoint directory, or a run directory (its newest checkpoint)", ""},
+    {"data", "SHARD", "held-out token shard", ""},
+    {"seq-len", "L", "sequence length", "256"},
+    {"batch", "B", "sequences per batch", "8"},
+    {"batches", "N", "batches per domain", "8"},
+    {"threads", "N", "CPU threads (0: all)", "0"},
+};
+
+void set_threads(const Args& a) {
+  if (a.get_int("threads") > 0) set_num_threads(static_cast<int>(a.get_int("threads")));
+}
+
+}  // namespace
+
+int cmd_train(int argc, char** argv) {
+  Args a("lory train --config FILE [--resume] [--quiet]",
+         "Trains a model as the training config says (docs/training.md lists every key). Metrics go "
+         "to <out_dir>/metrics.jsonl, checkpoints to <out_dir>/checkpoints; Ctrl-C saves one and stops.",
+         {{"config", "FILE", "training config (JSON)", ""},
+          {"resume", "", "continue from the newest checkpoint in out_dir", ""},
+          {"quiet", "", "no progress output", ""}});
+  if (!a.parse(argc, argv, 0)) return 0;
+  TrainConfig cfg = TrainConfig::from_file(a.get("config"));
+  TrainResult r = train(cfg, a.flag("resume"), a.flag("quiet"));
+  std::printf("%s %lld steps, final loss %.4f, %.0f tokens/s; checkpoint %s\n",
+              r.interrupted ? "interrupted after" : "trained", static_cast<long long>(r.steps),
+              r.final_loss, r.tokens_per_second, r.checkpoint.c_str());
+  return r.interrupted ? 130 : 0;
+}
+
+int cmd_eval(int argc, char** argv) {
+  Args a("lory eval --checkpoint DIR --data SHARD [options]",
+         "Per-domain validation loss and perplexity, over all positions and over positions >= T "
+         "(segments 2..N), as JSON on stdout.",
+         kEvalOptions);
+  if (!a.parse(argc, argv, 0)) return 0;
+  set_threads(a);
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  ShardData shard = read_shard(a.get("data"));
+  auto scores = evaluate(*model, shard, eval_options(a, *model, shard));
+  std::printf("%s\n", to_json(scores).dump(2).c_str());
+  return 0;
+}
+
+int cmd_routing(int argc, char** argv) {
+  std::vector<Option> options = kEvalOptions;
+  options.push_back({"out", "FILE", "write the JSON here (default: stdout; a run's report reads <run>/routing.json)", ""});
+  Args a("lory routing --checkpoint DIR --data SHARD [--out FILE]",
+         "Mean routing weight per (layer, expert, domain) on held-out text and the Jensen-Shannon "
+         "divergence between domains per layer (how specialised the experts are).",
+         options);
+  if (!a.parse(argc, argv, 0)) return 0;
+  set_threads(a);
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  ShardData shard = read_shard(a.get("data"));
+  RoutingAnalysis r = analyse_routing(*model, shard, eval_options(a, *model, shard));
+  if (a.flag("out"))
+    write_json_file(a.get("out"), r.to_json());
+  else
+    std::printf("%s\n", r.to_json().dump(2).c_str());
+  return 0;
+}
+
+int cmd_generate(int argc, char** argv) {
+  Args a("lory generate --checkpoint DIR --tokenizer FILE --prompt TEXT [options]",
+         "Samples a continuation of the prompt. Lory models route by the prompt (one decision per "
+         "layer, the paper's default) or per segment (--routing segment).",
+         {{"checkpoint", "DIR", "checkpoint directory, or a run directory", ""},
+          {"tokenizer", "FILE", "tokenizer JSON", ""},
+          {"prompt", "TEXT", "the prompt", ""},
+          {"max-tokens", "N", "tokens to generate", "100"},
+          {"temperature", "T", "sampling temperature (0: greedy)", "0.8"},
+          {"top-k", "K", "keep the K most likely tokens (0: all)", "40"},
+          {"top-p", "P", "nucleus sampling threshold", "0.95"},
+          {"seed", "S", "sampling seed", "0"},
+          {"routing", "MODE", "Lory routing: prompt | segment", "prompt"}});
+  if (!a.parse(argc, argv, 0)) return 0;
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  Tokenizer tok = Tokenizer::load(a.get("tokenizer"));
+  const std::string mode = a.get("routing");
+  LORY_CHECK(mode == "prompt" || mode == "segment", "--routing is '", mode, "'; expected prompt or segment");
+  SamplingOptions o;
+  o.max_new_tokens = a.get_int("max-tokens");
+  o.temperature = a.get_double("temperature");
+  o.top_k = a.get_int("top-k");
+  o.top_p = a.get_double("top-p");
+  o.seed = static_cast<uint64_t>(a.get_int("seed"));
+  o.stop_token = tok.eot_id();
+  o.prompt_only_routing = mode == "prompt";
+  const std::string prompt = a.get("prompt");
+  std::vector<int32_t> out = generate(*model, tok.encode(prompt), o);
+  if (!out.empty() && out.back() == o.stop_token) out.pop_back();
+  std::printf("%s%s\n", prompt.c_str(), tok.decode(out).c_str());
+  return 0;
+}
+
+}  // namespace lory::cli

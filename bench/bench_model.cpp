@@ -1,0 +1,102 @@
+// bench_model: training-step throughput of the cpu-small config (V4096, D256, 4 layers, 4 heads,
+// F704, L256, B8) in dense and Lory-8E (T64) form, side by side with the PyTorch twin
+// (bench/torch_twin_bench.py) in the same run when python3 with torch is installed.
+//
+//   ./build/bench_model [steps] [threads]
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "core/cpu_peak.h"
+#include "core/json_reader.h"
+#include "core/threads.h"
+#include "train/step_bench.h"
+
+using namespace lory;
+
+namespace {
+
+ModelConfig cpu_small(FfnKind ffn) {
+  ModelConfig c;
+  c.vocab = 4096;
+  c.d_model = 256;
+  c.n_layers = 4;
+  c.n_heads = 4;
+  c.d_ff = 704;
+  c.max_seq = 256;
+  c.ffn = ffn;
+  c.n_experts = 8;
+  c.segment_len = 64;
+  return c;
+}
+
+std::string python_with_torch() {
+  for (std::string py : {"python3", "/usr/bin/python3"})
+    if (std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return py;
+  return "";
+}
+
+// The twin's JSON line for this config, or null when torch is missing or it failed.
+nlohmann::json run_twin(const std::string& python, const ModelConfig& c, int steps, int threads) {
+  if (python.empty()) return nullptr;
+  const std::string dir = std::filesystem::temp_directory_path().string();
+  const std::string cfg = dir + "/lory_bench_model.json", out = dir + "/lory_bench_twin.json";
+  write_json_file(cfg, c.to_json());
+  // PyTorch at its best: OpenBLAS with its own kernel choice (these variables slow it down).
+  const std::string cmd = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + python + " " +
+                          LORY_SOURCE_DIR + "/bench/torch_twin_bench.py --config " + cfg +
+                          " --batch 8 --seq-len 256 --steps " + std::to_string(steps) +
+                          " --threads " + std::to_string(threads) + " > " + out;
+  if (std::system(cmd.c_str()) != 0) return nullptr;
+  return read_json_file(out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int steps = argc > 1 ? std::atoi(argv[1]) : 5;
+  const int threads = argc > 2 ? std::atoi(argv[2]) : num_threads();
+  set_num_threads(threads);
+  const CpuPeak peak = measure_cpu_peak(threads, 3);
+  const double peak_gflops = peak.core_gflops * threads;
+  std::printf("cpu-small: V4096 D256 4 layers 4 heads F704 L256 B8; Lory E8 T64; %d threads\n", threads);
+  std::printf("measured FP32 peak %.1f GFLOP/s (%.1f per core, FMA loop by CPU time)\n", peak_gflops,
+              peak.core_gflops);
+  std::printf("model FLOPs/token = 6 x active non-embedding params + 6 x layers x L x D (attention)\n\n");
+  std::printf("%-22s %10s %10s %9s %8s %12s\n", "run", "tokens/s", "GFLOP/s", "% peak", "step ms",
+              "peak memory");
+  const std::string python = python_with_torch();
+  double ours[2] = {0, 0}, twin[2] = {0, 0};
+  int i = 0;
+  for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
+    ModelConfig c = cpu_small(ffn);
+    StepBenchResult r = bench_training_step(c, 8, 256, steps);
+    const double flops = model_flops_per_token(c, 256);
+    std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB\n",
+                (std::string("lory.cpp ") + ffn_kind_name(ffn)).c_str(), r.tokens_per_s,
+                r.model_gflops, 100 * r.model_gflops / peak_gflops, r.step_ms, r.peak_bytes / 1048576.0);
+    ours[i] = r.tokens_per_s;
+    nlohmann::json t = run_twin(python, c, steps, threads);
+    if (!t.is_null()) {
+      const double tps = t["tokens_per_s"];
+      twin[i] = tps;
+      std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB (max RSS)\n",
+                  (std::string("pytorch ") + ffn_kind_name(ffn)).c_str(), tps, tps * flops / 1e9,
+                  100 * tps * flops / 1e9 / peak_gflops, t["step_ms"].get<double>(),
+                  t["max_rss_bytes"].get<double>() / 1048576.0);
+    }
+    ++i;
+  }
+  std::printf("\nLory/dense: lory.cpp %.3f", ours[1] / ours[0]);
+  if (twin[0] > 0) std::printf(", pytorch %.3f; lory.cpp/pytorch: dense %.2fx, Lory %.2fx", twin[1] / twin[0],
+                               ours[0] / twin[0], ours[1] / twin[1]);
+  std::printf("\n");
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  std::printf("lory.cpp process max RSS %.1f MiB%s\n", ru.ru_maxrss / 1024.0,
+              python.empty() ? "; PyTorch twin skipped: python3 with torch not found" : "");
+  return 0;
+}
