@@ -29,7 +29,8 @@ EvalOptions eval_options(const Args& a, const Transformer& model, const ShardDat
   o.seq_len = a.get_int("seq-len");
   o.batch_size = a.get_int("batch");
   o.max_batches = a.get_int("batches");
-  o.skip = model.config().ffn == FfnKind::lory ? model.config().segment_len : 0;
+  // LORY.md §4: every model, dense included, is also scored over positions >= T.
+  o.skip = a.flag("skip") ? a.get_int("skip") : model.config().segment_len;
   o.eot = static_cast<int32_t>(shard.vocab_size - 1);
   model.config().validate_sequence_length(o.seq_len);
   return o;
@@ -42,6 +43,8 @@ const std::vector<Option> kEvalOptions = {
     {"batch", "B", "sequences per batch", "8"},
     {"batches", "N", "batches per domain", "8"},
     {"threads", "N", "CPU threads (0: all)", "0"},
+    {"json", "", "print JSON instead of a table", ""},
+    {"skip", "T", "also score positions >= T only (default: the model's segment_len)", ""},
 };
 
 void set_threads(const Args& a) {
@@ -75,8 +78,17 @@ int cmd_eval(int argc, char** argv) {
   set_threads(a);
   auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
   ShardData shard = read_shard(a.get("data"));
-  auto scores = evaluate(*model, shard, eval_options(a, *model, shard));
-  std::printf("%s\n", to_json(scores).dump(2).c_str());
+  const EvalOptions o = eval_options(a, *model, shard);
+  auto scores = evaluate(*model, shard, o);
+  if (a.flag("json")) {
+    std::printf("%s\n", to_json(scores).dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-12s %10s %12s %12s %14s\n", "domain", "tokens", "loss", "ppl",
+              o.skip > 0 ? "ppl (pos >= T)" : "");
+  for (const auto& [domain, s] : scores)
+    std::printf("%-12s %10lld %12.4f %12.2f %14.2f\n", domain.c_str(),
+                static_cast<long long>(s.tokens), s.loss, s.ppl(), s.ppl_after_T());
   return 0;
 }
 

@@ -204,8 +204,9 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
 
   CosineSchedule schedule{r.cfg.lr, r.cfg.min_lr_ratio,
                           static_cast<int64_t>(r.cfg.warmup_frac * total), total};
+  // Every model, dense included, is also scored over positions >= T (LORY.md §4).
   EvalOptions eval_opt{r.cfg.seq_len, r.cfg.batch_size, r.cfg.eval_batches,
-                       r.cfg.model.ffn == FfnKind::lory ? r.cfg.model.segment_len : 0, r.eot};
+                       r.cfg.model.segment_len < r.cfg.seq_len ? r.cfg.model.segment_len : 0, r.eot};
   const int64_t tokens_per_step = r.cfg.batch_size * r.cfg.seq_len * r.cfg.grad_accum;
   const bool tty = isatty(STDERR_FILENO) && !quiet;
   g_interrupted = false;
@@ -214,7 +215,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   TrainResult result;
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  auto window_start = start;
+  double window_seconds = 0;  // training time since the last log line (no eval, no checkpoints)
   int64_t window_steps = 0;
   const int64_t first_step = r.step;
   while (r.step < total) {
@@ -223,6 +224,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
       metrics << nlohmann::json{{"step", r.step}, {"event", "upcycle"}}.dump() << "\n";
     }
     // One optimizer step over grad_accum micro-batches.
+    const auto step_start = clock::now();
     double loss = 0, ce = 0, aux = 0;
     for (int64_t micro = 0; micro < r.cfg.grad_accum; ++micro) {
       Batch batch = r.loader->next();
@@ -240,6 +242,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
     r.opt->zero_grad();
     ++r.step;
     ++window_steps;
+    window_seconds += std::chrono::duration<double>(clock::now() - step_start).count();
     result.final_loss = loss;
 
     const bool last = r.step == total;
@@ -252,8 +255,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
       for (size_t l = 0; l < routing.size(); ++l) m["routing"].push_back(to_json(routing_stats(routing[l])));
       metrics << m.dump() << "\n";
       metrics.flush();
-      const double window = std::chrono::duration<double>(clock::now() - window_start).count();
-      const double tps = window_steps * tokens_per_step / std::max(window, 1e-9);
+      const double tps = window_steps * tokens_per_step / std::max(window_seconds, 1e-9);
       const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
       const MemoryStats mem = memory_stats();
       timing << nlohmann::json{{"step", r.step}, {"tokens_per_s", tps}, {"elapsed_s", elapsed},
@@ -262,7 +264,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
              << "\n";
       timing.flush();
       result.tokens_per_second = tps;
-      window_start = clock::now();
+      window_seconds = 0;
       window_steps = 0;
       if (!quiet) {
         const double eta = (total - r.step) * elapsed / std::max<int64_t>(1, r.step - first_step);
