@@ -29,8 +29,9 @@ struct Embeddings {
   void add_row(const std::vector<int32_t>& cols, const std::vector<float>& vals);
 };
 
-// Appends dense row vectors (N x dim, row-major) after L2-normalising each one; for embedders
-// that produce dense vectors (e.g. mean-pooled hidden states of a model).
+// Embeddings from dense row vectors (N x dim, row-major), each L2-normalised; for embedders that
+// produce dense vectors (e.g. mean-pooled hidden states of a model). Exact kNN over dense rows
+// costs N^2 dim; use the approximate search beyond a few thousand documents.
 Embeddings dense_embeddings(const std::vector<float>& values, int64_t rows, int64_t dim);
 
 class Embedder {
