@@ -101,8 +101,9 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
 }
 
 ModelConfig ModelConfig::from_file(const std::string& path) {
+  const nlohmann::json j = read_json_file(path);  // its errors name the file
   try {
-    return from_json(read_json_file(path));
+    return from_json(j);
   } catch (const Error& e) {
     LORY_FAIL(path, ": ", e.what());
   }

@@ -14,47 +14,54 @@ namespace lory {
 double DomainScore::ppl() const { return std::exp(loss); }
 double DomainScore::ppl_after_T() const { return std::exp(loss_after_T); }
 
-std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData& valid,
-                                            const EvalOptions& o) {
-  NoGradGuard no_grad;
+void for_each_domain_batch(const ShardData& valid, const EvalOptions& o,
+                           const std::function<void(const std::string&, const Batch&)>& fn) {
   auto shard = std::make_shared<const ShardData>(valid);
-  std::map<std::string, DomainScore> out;
   for (int32_t d = 0; d < static_cast<int32_t>(valid.domains.size()); ++d) {
     std::vector<int64_t> docs;
     for (int64_t i = 0; i < valid.num_docs(); ++i)
       if (valid.docs[i].domain == d) docs.push_back(i);
     if (docs.empty()) continue;
     LoaderOptions lo;
-    lo.batch_size = 1;
     lo.seq_len = o.seq_len;
     lo.eot = o.eot;
     lo.shuffle = false;
     Loader loader(shard, docs, lo);
     const int64_t n = std::min(loader.num_instances(), o.max_batches * o.batch_size);
-    if (n == 0) continue;
-    DomainScore s;
-    double sum = 0, sum_after = 0;
     for (int64_t first = 0; first < n; first += o.batch_size) {
       const int64_t B = std::min(o.batch_size, n - first), L = o.seq_len;
-      Tensor rows = Tensor::empty({B, L + 1}, DType::i32);
-      for (int64_t b = 0; b < B; ++b) loader.instance_tokens(first + b, rows.data<int32_t>() + b * (L + 1));
       Batch batch;
-      batch.tokens = rows;
-      Tensor targets = batch.targets();
-      Tensor logits = ops::reshape(model.forward(batch.inputs()), Shape{B * L, model.config().vocab});
-      sum += ops::cross_entropy(logits, targets.view({B * L})).item() * static_cast<double>(B * L);
-      if (o.skip > 0 && o.skip < L) {  // the same logits, positions < skip ignored
-        int32_t* t = targets.data<int32_t>();
-        for (int64_t b = 0; b < B; ++b) std::fill(t + b * L, t + b * L + o.skip, -100);
-        sum_after += ops::cross_entropy(logits, targets.view({B * L})).item() *
-                     static_cast<double>(B * (L - o.skip));
-      }
-      s.tokens += B * L;
-      s.tokens_after_T += B * (L - (o.skip < L ? o.skip : 0));
+      batch.tokens = Tensor::empty({B, L + 1}, DType::i32);
+      for (int64_t b = 0; b < B; ++b)
+        loader.instance_tokens(first + b, batch.tokens.data<int32_t>() + b * (L + 1));
+      fn(valid.domains[d], batch);
     }
-    s.loss = sum / static_cast<double>(s.tokens);
-    s.loss_after_T = o.skip > 0 ? sum_after / static_cast<double>(s.tokens_after_T) : s.loss;
-    out[valid.domains[d]] = s;
+  }
+}
+
+std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData& valid,
+                                            const EvalOptions& o) {
+  NoGradGuard no_grad;
+  std::map<std::string, double> sum, sum_after;
+  std::map<std::string, DomainScore> out;
+  const int64_t L = o.seq_len, skip = o.skip < L ? o.skip : 0;
+  for_each_domain_batch(valid, o, [&](const std::string& domain, const Batch& batch) {
+    const int64_t B = batch.tokens.size(0);
+    Tensor targets = batch.targets();
+    Tensor logits = ops::reshape(model.forward(batch.inputs()), Shape{B * L, model.config().vocab});
+    sum[domain] += ops::cross_entropy(logits, targets.view({B * L})).item() * static_cast<double>(B * L);
+    if (skip > 0) {  // the same logits, positions < skip ignored
+      int32_t* t = targets.data<int32_t>();
+      for (int64_t b = 0; b < B; ++b) std::fill(t + b * L, t + b * L + skip, -100);
+      sum_after[domain] += ops::cross_entropy(logits, targets.view({B * L})).item() *
+                           static_cast<double>(B * (L - skip));
+    }
+    out[domain].tokens += B * L;
+    out[domain].tokens_after_T += B * (L - skip);
+  });
+  for (auto& [domain, s] : out) {
+    s.loss = sum[domain] / static_cast<double>(s.tokens);
+    s.loss_after_T = skip > 0 ? sum_after[domain] / static_cast<double>(s.tokens_after_T) : s.loss;
   }
   return out;
 }

@@ -2,11 +2,13 @@
 // positions and over positions >= T only (LORY.md §4: segment 1 of a self-routed Lory model sees
 // its own future, so comparisons use the latter, for every model alike).
 #pragma once
+#include <functional>
 #include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "data/loader.h"
 #include "data/shards.h"
 #include "models/transformer.h"
 
@@ -33,5 +35,10 @@ std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData&
                                             const EvalOptions& options);
 
 nlohmann::json to_json(const std::map<std::string, DomainScore>& scores);
+
+// Calls fn(domain, batch) for up to max_batches batches of every domain of `valid`: the domain's
+// documents in storage order joined by the end-of-text token, cut into rows of L+1 tokens.
+void for_each_domain_batch(const ShardData& valid, const EvalOptions& options,
+                           const std::function<void(const std::string&, const Batch&)>& fn);
 
 }  // namespace lory

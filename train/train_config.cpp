@@ -92,8 +92,9 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& b
 
 TrainConfig TrainConfig::from_file(const std::string& path) {
   std::string base = std::filesystem::path(path).parent_path().string();
+  const nlohmann::json j = read_json_file(path);  // its errors name the file
   try {
-    return from_json(read_json_file(path), base.empty() ? "." : base);
+    return from_json(j, base.empty() ? "." : base);
   } catch (const Error& e) {
     LORY_FAIL(path, ": ", e.what());
   }
