@@ -113,7 +113,11 @@ def lory_ffn(h, p, pre, cfg):
     return torch.cat(out, 1)
 
 
+DEFAULTS = {"norm_eps": 1e-5, "rope_theta": 10000.0, "first_segment": "self_stopgrad"}
+
+
 def loss_fn(cfg, p, ids, targets):
+    cfg = {**DEFAULTS, **cfg}
     x = p["tok_emb"][ids.long()]
     for i in range(cfg["n_layers"]):
         pre = f"layers.{i}."
