@@ -8,10 +8,12 @@
 //   dh  = dy·Wbar2ᵀ                 G2 = hᵀ·dy
 //   da  = dh ⊙ g ⊙ silu'(a)         dg = dh ⊙ silu(a),   silu'(a) = σ(a)(1 + a(1 − σ(a)))
 //   G1  = xᵀ·da    G3 = xᵀ·dg       dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
-// and through the merge, for the chunk's segments at once:
-//   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]   = rᵀ (E × S_c) @ G_m (S_c × D·F)
-//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩ = Σ_m G_m (S_c × D·F) @ W_mᵀ (D·F × E)
-// Merged weights live only in a chunk-sized scratch buffer, in forward and backward alike.
+// and through the merge:
+//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩     (E dot products of length D·F, per segment)
+//   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]         (rᵀ (E × S_c) @ G_m (S_c × D·F), per chunk)
+// Merged weights and G live only in chunk-sized scratch buffers, in forward and backward alike.
+// Threads: segments of a chunk run in parallel, each on one thread; the chunk-level GEMMs are
+// split into fixed column blocks; so results never depend on the thread count.
 #include "ops/lory_ffn.h"
 
 #include <Eigen/Core>

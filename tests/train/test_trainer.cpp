@@ -143,3 +143,14 @@ TEST_CASE("training configs name bad keys", "[train]") {
   j["steps"] = 0;
   CHECK_THROWS_WITH(TrainConfig::from_json(j), Catch::Matchers::Contains("neither 'steps' nor 'tokens'"));
 }
+
+TEST_CASE("a diverging run stops with the step and keeps its last checkpoint", "[train]") {
+  TrainConfig c = tiny_run("h", 30);
+  c.lr = 1e30;  // every AdamW update moves weights by ~lr: logits overflow within a few steps
+  c.dense_warmup_frac = 0;
+  c.checkpoint_interval = 1;
+  CHECK_THROWS_WITH(train(c, false, true), Catch::Matchers::Contains("training diverged at step"));
+  const std::string last = latest_checkpoint((data_dir() / "h" / "checkpoints").string());
+  REQUIRE(!last.empty());
+  CHECK_NOTHROW(load_checkpoint(last));
+}
