@@ -9,7 +9,7 @@
 //   da  = dh ⊙ g ⊙ silu'(a)         dg = dh ⊙ silu(a),   silu'(a) = σ(a)(1 + a(1 − σ(a)))
 //   G1  = xᵀ·da    G3 = xᵀ·dg       dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
 // and through the merge:
-//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩     (E dot products of length D·F, per segment)
+//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩     (G_m (S_c × D·F) @ W_mᵀ (D·F × E), per chunk)
 //   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]         (rᵀ (E × S_c) @ G_m (S_c × D·F), per chunk)
 // Merged weights and G live only in chunk-sized scratch buffers, in forward and backward alike.
 // Threads: segments of a chunk run in parallel, each on one thread; the chunk-level GEMMs are
@@ -19,6 +19,7 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
@@ -106,6 +107,34 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
   }
 }
 
+// dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩ for the chunk's sc segments: a (sc × P)·(P × E) product per
+// matrix, as fixed column blocks of P computed in parallel (each reads its block of W once for
+// the whole chunk) whose partial (sc × E) results are then added in block order.
+template <typename Real>
+void router_gradient_chunk(const Dims& d, int64_t sc, const Real* gbuf, const Real* const w[3],
+                           Real* dr) {
+  constexpr int64_t kBlock = 4096;
+  const int64_t P = d.D * d.F, blocks = (P + kBlock - 1) / kBlock;
+  std::vector<Real> partial(static_cast<size_t>(blocks * sc * d.E), Real(0));
+  using Strided = Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>>;
+  parallel_for(blocks, 2, [&](int64_t begin, int64_t end) {
+    for (int64_t blk = begin; blk < end; ++blk) {
+      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
+      MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
+      for (int m = 0; m < 3; ++m) {
+        Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
+        Strided wm(w[m] + c0, d.E, n, Eigen::OuterStride<>(P));
+        out.noalias() += g * wm.transpose();
+      }
+    }
+  });
+  for (int64_t k = 0; k < sc * d.E; ++k) {
+    Real acc = 0;
+    for (int64_t blk = 0; blk < blocks; ++blk) acc += partial[blk * sc * d.E + k];
+    dr[k] = acc;
+  }
+}
+
 struct Grads {
   void* dx = nullptr;
   void* droute = nullptr;
@@ -148,16 +177,9 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
           dxs.noalias() = da * w1.transpose();
           dxs.noalias() += dg * w3.transpose();
         }
-        if (droute)  // dr[s,i] = Σ_m ⟨G_m[s], W_m[i]⟩
-          for (int64_t i = 0; i < d.E; ++i) {
-            Real acc = 0;
-            for (int m = 0; m < 3; ++m)
-              acc += Eigen::Map<const Eigen::Matrix<Real, Eigen::Dynamic, 1>>(gbuf + (m * kChunk + j) * P, P)
-                         .dot(Eigen::Map<const Eigen::Matrix<Real, Eigen::Dynamic, 1>>(w[m] + i * P, P));
-            droute[s * d.E + i] = acc;
-          }
       }
     });
+    if (droute) router_gradient_chunk<Real>(d, sc, gbuf, w, droute + c0 * d.E);
     // dW_m += rᵀ · G_m over the chunk (r stored (sc × E), so rᵀ is its transpose).
     for (int m = 0; m < 3; ++m)
       if (out.dw[m])
