@@ -1,6 +1,8 @@
 // cross_entropy: argument checks, fused forward (per-row logsumexp) and fused backward on the CPU.
 #include "ops/cross_entropy.h"
 
+#include "ops/vec_math.h"
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -42,11 +44,8 @@ void ce_forward_kernel(const T* x, const int32_t* t, T* row_max, T* row_logsum, 
   parallel_for(R, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* xr = x + r * V;
-      T m = xr[0];
-      for (int64_t j = 1; j < V; ++j) m = std::max(m, xr[j]);
-      double sum = 0;
-      for (int64_t j = 0; j < V; ++j) sum += std::exp(xr[j] - m);
-      double log_sum = std::log(sum);
+      const T m = vec::row_max(xr, V);
+      const double log_sum = std::log(vec::sum_exp_shifted(xr, m, V));
       row_max[r] = m;
       row_logsum[r] = static_cast<T>(log_sum);
       loss_row[r] = t[r] == ignore_index ? 0.0 : static_cast<double>(m - xr[t[r]]) + log_sum;
@@ -69,7 +68,7 @@ void ce_backward_kernel(const T* x, const int32_t* t, const T* row_max, const T*
         continue;
       }
       T m = row_max[r], log_sum = row_logsum[r];
-      for (int64_t j = 0; j < V; ++j) dxr[j] = std::exp((xr[j] - m) - log_sum) * g_over_n;
+      vec::scaled_exp(xr, m, log_sum, g_over_n, dxr, V);
       dxr[t[r]] -= g_over_n;
     }
   });

@@ -1,6 +1,8 @@
 // softmax / log_softmax over the last dim: CPU kernels, one row at a time, and their backward.
 #include "ops/softmax.h"
 
+#include "ops/vec_math.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -24,13 +26,8 @@ void softmax_forward_kernel(const T* x, T* y, int64_t R, int64_t V, bool log) {
     for (int64_t r = begin; r < end; ++r) {
       const T* xr = x + r * V;
       T* yr = y + r * V;
-      T m = xr[0];
-      for (int64_t j = 1; j < V; ++j) m = std::max(m, xr[j]);
-      double sum = 0;  // exp in T, accumulated in double
-      for (int64_t j = 0; j < V; ++j) {
-        yr[j] = std::exp(xr[j] - m);
-        sum += yr[j];
-      }
+      const T m = vec::row_max(xr, V);
+      const double sum = vec::exp_shifted(xr, m, yr, V);  // exp in T, accumulated in double
       if (log) {
         T lse = static_cast<T>(std::log(sum));
         for (int64_t j = 0; j < V; ++j) yr[j] = (xr[j] - m) - lse;
@@ -57,7 +54,8 @@ void softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t R, int64_t 
       if (log) {
         for (int64_t j = 0; j < V; ++j) acc += dyr[j];
         T s = static_cast<T>(acc);
-        for (int64_t j = 0; j < V; ++j) dxr[j] = dyr[j] - std::exp(yr[j]) * s;
+        vec::scaled_exp(yr, T(0), T(0), static_cast<T>(s), dxr, V);  // exp(y_j)·s
+        for (int64_t j = 0; j < V; ++j) dxr[j] = dyr[j] - dxr[j];
       } else {
         for (int64_t j = 0; j < V; ++j) acc += static_cast<double>(dyr[j]) * yr[j];
         T s = static_cast<T>(acc);
