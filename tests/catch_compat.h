@@ -10,6 +10,18 @@ using Catch::Approx;
 #include <catch2/catch.hpp>
 #endif
 
+#include <string>
+
+// A matcher for "the message contains this text" (v2 calls it Contains, v3 ContainsSubstring;
+// v3's Contains matches range elements instead).
+inline auto HasSubstr(const std::string& text) {
+#if LORY_CATCH2_V3
+  return Catch::Matchers::ContainsSubstring(text);
+#else
+  return Catch::Matchers::Contains(text);
+#endif
+}
+
 #include <cstdio>
 #include <cstdlib>
 

@@ -10,7 +10,6 @@
 #include "data/loader.h"
 
 using namespace lory;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -170,12 +169,12 @@ TEST_CASE("a restored loader serves exactly the remaining batches", "[data]") {
   Loader a(shard, reversed_order(), options(3, 7));
   nlohmann::json s = a.state();
   Loader other_batch(shard, reversed_order(), options(4, 7));
-  CHECK_THROWS_WITH(other_batch.load_state(s), Contains("batch_size is 3"));
+  CHECK_THROWS_WITH(other_batch.load_state(s), HasSubstr("batch_size is 3"));
   Loader other_seed(shard, reversed_order(), options(3, 7, 2));
-  CHECK_THROWS_WITH(other_seed.load_state(s), Contains("seed"));
+  CHECK_THROWS_WITH(other_seed.load_state(s), HasSubstr("seed"));
   s["position"] = 100000;
-  CHECK_THROWS_WITH(a.load_state(s), Contains("out of range"));
-  CHECK_THROWS_WITH(a.load_state(nlohmann::json::object()), Contains("malformed"));
+  CHECK_THROWS_WITH(a.load_state(s), HasSubstr("out of range"));
+  CHECK_THROWS_WITH(a.load_state(nlohmann::json::object()), HasSubstr("malformed"));
 }
 
 TEST_CASE("ranks get disjoint rows that cover the global batch", "[data]") {
@@ -210,13 +209,13 @@ TEST_CASE("bad loader input is refused with a clear message", "[data]") {
   auto shard = make_shard();
   LoaderOptions o = options(2, 7);
   o.eot = 100;
-  CHECK_THROWS_WITH(Loader(shard, reversed_order(), o), Contains("end-of-text token 100"));
-  CHECK_THROWS_WITH(Loader(shard, {1, 2, 1}, options(2, 3)), Contains("appears twice"));
-  CHECK_THROWS_WITH(Loader(shard, {1, 40}, options(2, 3)), Contains("order entry 1"));
-  CHECK_THROWS_WITH(Loader(shard, {}, options(2, 3)), Contains("fewer than one instance"));
+  CHECK_THROWS_WITH(Loader(shard, reversed_order(), o), HasSubstr("end-of-text token 100"));
+  CHECK_THROWS_WITH(Loader(shard, {1, 2, 1}, options(2, 3)), HasSubstr("appears twice"));
+  CHECK_THROWS_WITH(Loader(shard, {1, 40}, options(2, 3)), HasSubstr("order entry 1"));
+  CHECK_THROWS_WITH(Loader(shard, {}, options(2, 3)), HasSubstr("fewer than one instance"));
   o = options(2, 7);
   o.rank = 2;
   o.world = 2;
-  CHECK_THROWS_WITH(Loader(shard, reversed_order(), o), Contains("rank 2 of world 2"));
+  CHECK_THROWS_WITH(Loader(shard, reversed_order(), o), HasSubstr("rank 2 of world 2"));
   CHECK_THROWS_AS(Loader(shard, reversed_order(), options(0, 7)), Error);
 }

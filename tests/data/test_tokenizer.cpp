@@ -281,8 +281,7 @@ TEST_CASE("save and load round trip", "[data]") {
 }
 
 TEST_CASE("bad tokenizer files and ids give clear errors", "[data]") {
-  using Catch::Matchers::Contains;
-  CHECK_THROWS_WITH(Tokenizer::load("no/such/file.json"), Contains("cannot open"));
+    CHECK_THROWS_WITH(Tokenizer::load("no/such/file.json"), HasSubstr("cannot open"));
   std::string good = "tokenizer_test_good.json";
   trained().save(good);
   std::ifstream in(good);
@@ -299,7 +298,7 @@ TEST_CASE("bad tokenizer files and ids give clear errors", "[data]") {
     std::remove(path.c_str());
   };
   CHECK_THROWS_WITH(load_text("trunc.json", text.substr(0, text.size() / 2)),
-                    Contains("not valid JSON"));
+                    HasSubstr("not valid JSON"));
   nlohmann::json j = nlohmann::json::parse(text);
   auto edit = [&](auto fn) {
     nlohmann::json k = j;
@@ -307,27 +306,26 @@ TEST_CASE("bad tokenizer files and ids give clear errors", "[data]") {
     return k.dump();
   };
   CHECK_THROWS_WITH(load_text("f.json", edit([](auto& k) { k["format"] = "hf"; })),
-                    Contains("format"));
+                    HasSubstr("format"));
   CHECK_THROWS_WITH(load_text("m.json", edit([](auto& k) { k.erase("merges"); })),
-                    Contains("missing field \"merges\""));
+                    HasSubstr("missing field \"merges\""));
   CHECK_THROWS_WITH(load_text("v.json", edit([](auto& k) { k["vocab_size"] = 7; })),
-                    Contains("vocab_size"));
+                    HasSubstr("vocab_size"));
   CHECK_THROWS_WITH(load_text("b.json", edit([](auto& k) { k["merges"][3] = "zzzq Ġ"; })),
-                    Contains("merges[3]"));
+                    HasSubstr("merges[3]"));
   CHECK_THROWS_WITH(load_text("t.json", edit([](auto& k) { k["tokens"][65] = "\u4e2d"; })),
-                    Contains("tokens[65]"));
+                    HasSubstr("tokens[65]"));
   CHECK_THROWS_WITH(load_text("d.json", edit([](auto& k) { k["tokens"][66] = "A"; })),
-                    Contains("tokens[66] 'A' repeats tokens[65]"));
+                    HasSubstr("tokens[66] 'A' repeats tokens[65]"));
   CHECK_THROWS_WITH(load_text("s.json", edit([](auto& k) { k["special"]["<|x|>"] = 99999; })),
-                    Contains("special token '<|x|>'"));
-  CHECK_THROWS_WITH(trained().decode({5, 1024}), Contains("ids[1] = 1024"));
-  CHECK_THROWS_WITH(Tokenizer::train(sample_texts(), 100), Contains("vocab_size 100"));
+                    HasSubstr("special token '<|x|>'"));
+  CHECK_THROWS_WITH(trained().decode({5, 1024}), HasSubstr("ids[1] = 1024"));
+  CHECK_THROWS_WITH(Tokenizer::train(sample_texts(), 100), HasSubstr("vocab_size 100"));
   CHECK_THROWS_AS(trained().special_id("<|pad|>"), Error);
 }
 
 TEST_CASE("corpus reader reads the sample and names bad lines", "[data]") {
-  using Catch::Matchers::Contains;
-  auto docs = read_corpus_jsonl(kData + "/corpus/sample.jsonl");
+    auto docs = read_corpus_jsonl(kData + "/corpus/sample.jsonl");
   REQUIRE(docs.size() > 40);
   std::map<std::string, int> valid;
   for (auto& d : docs) {
@@ -348,15 +346,15 @@ TEST_CASE("corpus reader reads the sample and names bad lines", "[data]") {
     std::remove(path.c_str());
   };
   const std::string ok = "{\"id\":\"a\",\"domain\":\"d\",\"text\":\"t\"}\n";
-  CHECK_THROWS_WITH(bad("c1.jsonl", ok + "{\"id\":\"b\",\n"), Contains(":2: not valid JSON"));
+  CHECK_THROWS_WITH(bad("c1.jsonl", ok + "{\"id\":\"b\",\n"), HasSubstr(":2: not valid JSON"));
   CHECK_THROWS_WITH(bad("c2.jsonl", ok + "{\"id\":\"b\",\"domain\":\"d\"}\n"),
-                    Contains(":2: missing field \"text\""));
+                    HasSubstr(":2: missing field \"text\""));
   CHECK_THROWS_WITH(bad("c3.jsonl", "{\"id\":1,\"domain\":\"d\",\"text\":\"t\"}\n"),
-                    Contains(":1: field \"id\" is number"));
-  CHECK_THROWS_WITH(bad("c4.jsonl", ok + ok), Contains("already used on line 1"));
+                    HasSubstr(":1: field \"id\" is number"));
+  CHECK_THROWS_WITH(bad("c4.jsonl", ok + ok), HasSubstr("already used on line 1"));
   CHECK_THROWS_WITH(bad("c5.jsonl",
                         "{\"id\":\"a\",\"domain\":\"d\",\"text\":\"t\",\"split\":"
                         "\"test\"}\n"),
-                    Contains("expected \"train\" or \"valid\""));
-  CHECK_THROWS_WITH(bad("c6.jsonl", "[1, 2]\n"), Contains("expected an object"));
+                    HasSubstr("expected \"train\" or \"valid\""));
+  CHECK_THROWS_WITH(bad("c6.jsonl", "[1, 2]\n"), HasSubstr("expected an object"));
 }

@@ -166,15 +166,15 @@ TEST_CASE("binary ops: 1 and 2 threads give bitwise identical values and gradien
 
 TEST_CASE("binary ops refuse mismatched shapes, integer and mixed dtypes", "[ops]") {
   Tensor a = Tensor::zeros({2, 3}), b = Tensor::zeros({4});
-  CHECK_THROWS_WITH(ops::add(a, b), Catch::Matchers::Contains("(2, 3)") &&
-                                        Catch::Matchers::Contains("(4,)") &&
-                                        Catch::Matchers::Contains("add"));
+  CHECK_THROWS_WITH(ops::add(a, b), HasSubstr("(2, 3)") &&
+                                        HasSubstr("(4,)") &&
+                                        HasSubstr("add"));
   CHECK_THROWS_WITH(ops::div(Tensor::zeros({2, 1}), Tensor::zeros({3})),
-                    Catch::Matchers::Contains("(2, 1)") && Catch::Matchers::Contains("(3,)"));
+                    HasSubstr("(2, 1)") && HasSubstr("(3,)"));
   CHECK_THROWS_AS(ops::mul(Tensor::zeros({3, 2}), Tensor::zeros({3})), Error);  // a prefix
   Tensor i = Tensor::arange(3);
-  CHECK_THROWS_WITH(ops::mul(i, i), Catch::Matchers::Contains("floating"));
-  CHECK_THROWS_WITH(ops::add_scalar(i, 1.0), Catch::Matchers::Contains("floating"));
+  CHECK_THROWS_WITH(ops::mul(i, i), HasSubstr("floating"));
+  CHECK_THROWS_WITH(ops::add_scalar(i, 1.0), HasSubstr("floating"));
   CHECK_THROWS_WITH(ops::sub(Tensor::zeros({3}), Tensor::zeros({3}, DType::f64)),
-                    Catch::Matchers::Contains("same dtype"));
+                    HasSubstr("same dtype"));
 }

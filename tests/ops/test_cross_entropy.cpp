@@ -118,15 +118,15 @@ TEST_CASE("cross_entropy is bitwise identical with 1 and 2 threads", "[ops]") {
 TEST_CASE("cross_entropy rejects bad targets clearly", "[ops]") {
   Tensor logits = Tensor::zeros({2, 3, 5});
   CHECK_THROWS_WITH(ops::cross_entropy(logits, targets_of({0, 1, 2, 3, 4, 7}, {2, 3})),
-                    Catch::Matchers::Contains("target at position (1, 2) is 7") &&
-                        Catch::Matchers::Contains("[0, 5)"));
+                    HasSubstr("target at position (1, 2) is 7") &&
+                        HasSubstr("[0, 5)"));
   CHECK_THROWS_WITH(ops::cross_entropy(logits, targets_of({0, -1, 2, 3, 4, 0}, {2, 3})),
-                    Catch::Matchers::Contains("position (0, 1) is -1"));
+                    HasSubstr("position (0, 1) is -1"));
   CHECK_THROWS_WITH(ops::cross_entropy(logits, targets_of({0, 1, 2}, {3})),
-                    Catch::Matchers::Contains("'targets' has shape (3,)") &&
-                        Catch::Matchers::Contains("expected (2, 3)"));
+                    HasSubstr("'targets' has shape (3,)") &&
+                        HasSubstr("expected (2, 3)"));
   CHECK_THROWS_WITH(ops::cross_entropy(logits, Tensor::zeros({2, 3})),
-                    Catch::Matchers::Contains("expected dtype i32"));
+                    HasSubstr("expected dtype i32"));
   CHECK_THROWS_WITH(ops::cross_entropy(Tensor::zeros({2, 0}), targets_of({0, 0}, {2})),
-                    Catch::Matchers::Contains("non-empty last dim"));
+                    HasSubstr("non-empty last dim"));
 }

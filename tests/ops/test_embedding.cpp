@@ -78,10 +78,10 @@ TEST_CASE("embedding rejects bad input with clear errors", "[ops]") {
   Tensor table = Tensor::zeros({10, 4});
   CHECK_THROWS_WITH(
       ops::embedding(ids_of({1, 2, 3, 10}, {2, 2}), table),
-      Catch::Matchers::Contains("id 10 at position (1, 1)") && Catch::Matchers::Contains("V = 10"));
-  CHECK_THROWS_WITH(ops::embedding(ids_of({-1}, {1}), table), Catch::Matchers::Contains("id -1"));
-  CHECK_THROWS_WITH(ops::embedding(Tensor::zeros({3}), table), Catch::Matchers::Contains("ids"));
+      HasSubstr("id 10 at position (1, 1)") && HasSubstr("V = 10"));
+  CHECK_THROWS_WITH(ops::embedding(ids_of({-1}, {1}), table), HasSubstr("id -1"));
+  CHECK_THROWS_WITH(ops::embedding(Tensor::zeros({3}), table), HasSubstr("ids"));
   CHECK_THROWS_WITH(ops::embedding(ids_of({0}, {1}), Tensor::zeros({10})),
-                    Catch::Matchers::Contains("expected (V, D)"));
+                    HasSubstr("expected (V, D)"));
   CHECK_THROWS_AS(ops::embedding(ids_of({0}, {1}), Tensor::zeros({10, 4}, DType::i32)), Error);
 }

@@ -152,9 +152,9 @@ TEST_CASE("sums are bitwise identical for 1 and 2 threads", "[ops]") {
 TEST_CASE("reductions refuse bad dims and integer tensors", "[ops]") {
   Tensor x = Tensor::zeros({2, 3});
   CHECK_THROWS_WITH(ops::sum(x, 2),
-                    Catch::Matchers::Contains("dim 2") && Catch::Matchers::Contains("(2, 3)"));
-  CHECK_THROWS_WITH(ops::mean(x, -3), Catch::Matchers::Contains("dim -3"));
-  CHECK_THROWS_WITH(ops::sum(Tensor::scalar(1.0), 0), Catch::Matchers::Contains("out of range"));
-  CHECK_THROWS_WITH(ops::sum(Tensor::arange(4)), Catch::Matchers::Contains("floating"));
-  CHECK_THROWS_WITH(ops::mean(Tensor::arange(4), 0), Catch::Matchers::Contains("floating"));
+                    HasSubstr("dim 2") && HasSubstr("(2, 3)"));
+  CHECK_THROWS_WITH(ops::mean(x, -3), HasSubstr("dim -3"));
+  CHECK_THROWS_WITH(ops::sum(Tensor::scalar(1.0), 0), HasSubstr("out of range"));
+  CHECK_THROWS_WITH(ops::sum(Tensor::arange(4)), HasSubstr("floating"));
+  CHECK_THROWS_WITH(ops::mean(Tensor::arange(4), 0), HasSubstr("floating"));
 }

@@ -71,10 +71,10 @@ TEST_CASE("segment_mean is bitwise identical with 1 and 2 threads", "[ops]") {
 
 TEST_CASE("segment_mean rejects bad inputs clearly", "[ops]") {
   CHECK_THROWS_WITH(ops::segment_mean(Tensor::zeros({2, 4, 3}), 0),
-                    Catch::Matchers::Contains("segment length T is 0"));
+                    HasSubstr("segment length T is 0"));
   CHECK_THROWS_WITH(ops::segment_mean(Tensor::zeros({4, 3}), 2),
-                    Catch::Matchers::Contains("segment_mean: argument 'x' has shape (4, 3)") &&
-                        Catch::Matchers::Contains("expected rank 3"));
+                    HasSubstr("segment_mean: argument 'x' has shape (4, 3)") &&
+                        HasSubstr("expected rank 3"));
   CHECK_THROWS_WITH(ops::segment_mean(Tensor::zeros({1, 4, 3}, DType::i32), 2),
-                    Catch::Matchers::Contains("expected a floating dtype"));
+                    HasSubstr("expected a floating dtype"));
 }

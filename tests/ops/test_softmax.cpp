@@ -88,11 +88,11 @@ TEST_CASE("softmax and log_softmax are bitwise identical with 1 and 2 threads", 
 
 TEST_CASE("softmax rejects bad inputs clearly", "[ops]") {
   CHECK_THROWS_WITH(ops::softmax(Tensor::scalar(1.0)),
-                    Catch::Matchers::Contains("softmax: argument 'x' has shape ()") &&
-                        Catch::Matchers::Contains("expected rank >= 1"));
+                    HasSubstr("softmax: argument 'x' has shape ()") &&
+                        HasSubstr("expected rank >= 1"));
   CHECK_THROWS_WITH(
       ops::log_softmax(Tensor::zeros({3, 0})),
-      Catch::Matchers::Contains("log_softmax") && Catch::Matchers::Contains("non-empty last dim"));
+      HasSubstr("log_softmax") && HasSubstr("non-empty last dim"));
   CHECK_THROWS_WITH(ops::softmax(Tensor::zeros({3}, DType::i32)),
-                    Catch::Matchers::Contains("expected a floating dtype"));
+                    HasSubstr("expected a floating dtype"));
 }

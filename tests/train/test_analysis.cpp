@@ -63,5 +63,5 @@ TEST_CASE("routing analysis averages each domain's routing weights per layer", "
   CHECK(r.to_json()["layers"][1]["weights"]["beta"].size() == 4);
   c.ffn = FfnKind::dense;
   Transformer dense(c);
-  CHECK_THROWS_WITH(analyse_routing(dense, valid, o), Catch::Matchers::Contains("needs a Lory model"));
+  CHECK_THROWS_WITH(analyse_routing(dense, valid, o), HasSubstr("needs a Lory model"));
 }

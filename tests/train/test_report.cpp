@@ -14,7 +14,6 @@
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-using Catch::Matchers::Contains;
 
 namespace {
 
@@ -189,25 +188,25 @@ TEST_CASE("report: malformed files name file and line", "[report]") {
 
   write_file(run / "metrics.jsonl", good + good + "{\"step\": 30, \"loss\": }\n" + good);
   CHECK_THROWS_WITH(lory::write_report(options),
-                    Contains("metrics.jsonl:3") && Contains("not valid JSON"));
+                    HasSubstr("metrics.jsonl:3") && HasSubstr("not valid JSON"));
   write_file(run / "metrics.jsonl", good + "{\"step\": 20, \"loss\": \"low\"}\n");
-  CHECK_THROWS_WITH(lory::write_report(options), Contains("metrics.jsonl:2") && Contains("'loss'"));
+  CHECK_THROWS_WITH(lory::write_report(options), HasSubstr("metrics.jsonl:2") && HasSubstr("'loss'"));
   write_file(run / "metrics.jsonl", "\n{\"loss\": 5.0}\n");
-  CHECK_THROWS_WITH(lory::write_report(options), Contains("metrics.jsonl:2") && Contains("'step'"));
+  CHECK_THROWS_WITH(lory::write_report(options), HasSubstr("metrics.jsonl:2") && HasSubstr("'step'"));
   write_file(run / "metrics.jsonl", good + "{\"step\": 20, \"gain\": 1}\n");
   CHECK_THROWS_AS(lory::write_report(options), lory::Error);
   CHECK_FALSE(fs::exists(options.out));
 
   write_file(run / "metrics.jsonl", good);
   write_file(run / "timing.jsonl", "[1, 2]\n");
-  CHECK_THROWS_WITH(lory::write_report(options), Contains("timing.jsonl:1"));
+  CHECK_THROWS_WITH(lory::write_report(options), HasSubstr("timing.jsonl:1"));
   write_file(run / "timing.jsonl", "");
   write_file(run / "routing.json",
              R"({"experts": 4, "domains": ["code"], "layers": [{"weights": {"code": [1, 0]}}]})");
-  CHECK_THROWS_WITH(lory::write_report(options), Contains("routing.json") && Contains("layers[0]"));
+  CHECK_THROWS_WITH(lory::write_report(options), HasSubstr("routing.json") && HasSubstr("layers[0]"));
 
   options.runs = {(tmp.path / "nowhere").string()};
-  CHECK_THROWS_WITH(lory::write_report(options), Contains("nowhere"));
+  CHECK_THROWS_WITH(lory::write_report(options), HasSubstr("nowhere"));
 }
 
 TEST_CASE("report: resumed runs and a half-written last line", "[report]") {
@@ -262,8 +261,8 @@ TEST_CASE("report svg: ticks, numbers, escaping", "[report]") {
 
   LineChart c;
   c.title = "empty";
-  CHECK_THAT(line_chart(c), Contains("no data"));
+  CHECK_THAT(line_chart(c), HasSubstr("no data"));
   c.series.push_back({"neg", {0, 1}, {-1, 2}, palette(0)});
   c.log_y = true;  // a non-positive value falls back to a linear axis
-  CHECK_THAT(line_chart(c), !Contains("log scale"));
+  CHECK_THAT(line_chart(c), !HasSubstr("log scale"));
 }

@@ -113,35 +113,35 @@ TEST_CASE("resuming with a different config is refused, naming the difference", 
   train(tiny_run("d", 10), false, true);
   TrainConfig other = tiny_run("d", 10);
   other.batch_size = 2;
-  CHECK_THROWS_WITH(train(other, true, true), Catch::Matchers::Contains("/data/batch_size"));
+  CHECK_THROWS_WITH(train(other, true, true), HasSubstr("/data/batch_size"));
 }
 
 TEST_CASE("damaged checkpoints and shards are reported clearly", "[train]") {
   train(tiny_run("e", 10), false, true);
   const fs::path ckpt = data_dir() / "e" / "checkpoints" / "step_00000010";
   fs::resize_file(ckpt / "model.safetensors", 100);
-  CHECK_THROWS_WITH(load_model(ckpt.string()), Catch::Matchers::Contains("model.safetensors"));
+  CHECK_THROWS_WITH(load_model(ckpt.string()), HasSubstr("model.safetensors"));
   fs::remove(ckpt / "trainer.json");
-  CHECK_THROWS_WITH(load_checkpoint(ckpt.string()), Catch::Matchers::Contains("no trainer.json"));
+  CHECK_THROWS_WITH(load_checkpoint(ckpt.string()), HasSubstr("no trainer.json"));
   const fs::path bad = data_dir() / "truncated.bin";
   fs::copy_file(data_dir() / "valid.bin", bad, fs::copy_options::overwrite_existing);
   fs::resize_file(bad, fs::file_size(bad) / 2);
   TrainConfig c = tiny_run("f", 10);
   c.train_shard = bad.string();
-  CHECK_THROWS_WITH(train(c, false, true), Catch::Matchers::Contains("truncated.bin"));
+  CHECK_THROWS_WITH(train(c, false, true), HasSubstr("truncated.bin"));
 }
 
 TEST_CASE("training configs name bad keys", "[train]") {
   nlohmann::json j = tiny_run("g", 5).to_json();
   j["optimizer"]["learning_rate"] = 0.1;
-  CHECK_THROWS_WITH(TrainConfig::from_json(j), Catch::Matchers::Contains("unknown key 'learning_rate'"));
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("unknown key 'learning_rate'"));
   j = tiny_run("g", 5).to_json();
   j["data"]["seq_len"] = 30;
-  CHECK_THROWS_WITH(TrainConfig::from_json(j), Catch::Matchers::Contains("not a multiple"));
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("not a multiple"));
   j = tiny_run("g", 5).to_json();
   j.erase("steps");
   j["steps"] = 0;
-  CHECK_THROWS_WITH(TrainConfig::from_json(j), Catch::Matchers::Contains("neither 'steps' nor 'tokens'"));
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("neither 'steps' nor 'tokens'"));
 }
 
 TEST_CASE("a diverging run stops with the step and keeps its last checkpoint", "[train]") {
@@ -149,7 +149,7 @@ TEST_CASE("a diverging run stops with the step and keeps its last checkpoint", "
   c.lr = 1e30;  // every AdamW update moves weights by ~lr: logits overflow within a few steps
   c.dense_warmup_frac = 0;
   c.checkpoint_interval = 1;
-  CHECK_THROWS_WITH(train(c, false, true), Catch::Matchers::Contains("training diverged at step"));
+  CHECK_THROWS_WITH(train(c, false, true), HasSubstr("training diverged at step"));
   const std::string last = latest_checkpoint((data_dir() / "h" / "checkpoints").string());
   REQUIRE(!last.empty());
   CHECK_NOTHROW(load_checkpoint(last));
