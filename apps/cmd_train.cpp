@@ -43,8 +43,6 @@ const std::vector<Option> kEvalOptions = {
     {"batch", "B", "sequences per batch", "8"},
     {"batches", "N", "batches per domain", "8"},
     {"threads", "N", "CPU threads (0: all)", "0"},
-    {"json", "", "print JSON instead of a table", ""},
-    {"skip", "T", "also score positions >= T only (default: the model's segment_len)", ""},
 };
 
 void set_threads(const Args& a) {
@@ -72,8 +70,13 @@ int cmd_train(int argc, char** argv) {
 int cmd_eval(int argc, char** argv) {
   Args a("lory eval --checkpoint DIR --data SHARD [options]",
          "Per-domain validation loss and perplexity, over all positions and over positions >= T "
-         "(segments 2..N), as JSON on stdout.",
-         kEvalOptions);
+         "(segments 2..N): a table, or JSON with --json.",
+         [] {
+           std::vector<Option> o = kEvalOptions;
+           o.push_back({"json", "", "print JSON instead of a table", ""});
+           o.push_back({"skip", "T", "also score positions >= T only (default: the model's segment_len)", ""});
+           return o;
+         }());
   if (!a.parse(argc, argv, 0)) return 0;
   set_threads(a);
   auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
