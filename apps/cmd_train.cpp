@@ -31,7 +31,7 @@ EvalOptions eval_options(const Args& a, const Transformer& model, const ShardDat
   o.max_batches = a.get_int("batches");
   // LORY.md §4: every model, dense included, is also scored over positions >= T.
   o.skip = a.flag("skip") ? a.get_int("skip") : model.config().segment_len;
-  o.eot = static_cast<int32_t>(shard.vocab_size - 1);
+  o.eot = end_of_text_id(shard);
   model.config().validate_sequence_length(o.seq_len);
   return o;
 }

@@ -307,10 +307,7 @@ void Tensor::zero_grad() {
 }
 
 Tensor& Tensor::retain_grad() {
-  if (!is_leaf()) {
-    impl().retains_grad = true;
-    impl().grad_fn->retained = impl_;
-  }
+  if (!is_leaf()) impl().grad_fn->retained = impl_;
   return *this;
 }
 

@@ -29,7 +29,6 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<TensorImpl> grad;  // accumulated gradient (leaves, or retained non-leaves)
   std::shared_ptr<Node> grad_fn;     // the node that produced this tensor (non-leaves)
-  bool retains_grad = false;         // a non-leaf that keeps its gradient (retain_grad())
   std::string name;
 };
 

@@ -41,6 +41,12 @@ struct ShardData {
   std::string doc_id(int64_t doc) const;
 };
 
+// The end-of-text token placed between documents: the last id of the vocabulary (the tokenizer
+// appends <|endoftext|> after its merges; `lory tokenize` checks it).
+inline int32_t end_of_text_id(const ShardData& shard) {
+  return static_cast<int32_t>(shard.vocab_size - 1);
+}
+
 // Appends a document (tokens, domain index, id) after the last one.
 void add_document(ShardData& shard, const std::vector<int32_t>& tokens, int32_t domain,
                   const std::string& id = "");

@@ -9,7 +9,6 @@
 namespace lory {
 
 struct AdamWOptions {
-  double lr = 2e-4;          // the schedule overrides it every step
   double beta1 = 0.9, beta2 = 0.95;
   double eps = 1e-8;
   double weight_decay = 0.1;

@@ -52,7 +52,6 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& b
   c.adamw.eps = o.get_double("eps", c.adamw.eps);
   c.adamw.weight_decay = o.get_double("weight_decay", c.adamw.weight_decay);
   o.finish();
-  c.adamw.lr = c.lr;
 
   c.steps = r.get_int("steps", c.steps);
   c.tokens = r.get_int("tokens", c.tokens);

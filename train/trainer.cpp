@@ -99,14 +99,11 @@ void resume_run(Run& r, const std::string& checkpoint) {
   const nlohmann::json& t = c.trainer;
   LORY_CHECK(t.value("format", "") == "lory-trainer", "resume: '", checkpoint,
              "/trainer.json' is not a lory trainer state");
-  std::string diff = first_difference(t.at("config"), r.cfg.to_json());
-  // Bookkeeping keys may change between runs; everything that defines the run may not.
-  if (!diff.empty()) {
-    nlohmann::json saved_identity = TrainConfig::from_json(t.at("config")).identity();
-    std::string d = first_difference(saved_identity, r.cfg.identity());
-    LORY_CHECK(d.empty(), "resume: refusing to continue '", checkpoint,
-               "' with a different config: ", d);
-  }
+  // Bookkeeping keys (intervals, threads) may change between runs; what defines the run may not.
+  const std::string diff =
+      first_difference(TrainConfig::from_json(t.at("config")).identity(), r.cfg.identity());
+  LORY_CHECK(diff.empty(), "resume: refusing to continue '", checkpoint,
+             "' with a different config: ", diff);
   r.step = t.at("step").get<int64_t>();
   r.dense_phase = t.at("phase") == "dense";
   r.model = std::make_unique<Transformer>(phase_config(r.cfg, r.dense_phase));
@@ -165,7 +162,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   LORY_CHECK(r.train->vocab_size <= r.cfg.model.vocab, "the training shard '", r.cfg.train_shard,
              "' has vocabulary ", r.train->vocab_size, " but the model's vocab is ",
              r.cfg.model.vocab);
-  r.eot = static_cast<int32_t>(r.train->vocab_size - 1);  // the tokenizer's <|endoftext|>
+  r.eot = end_of_text_id(*r.train);
   std::vector<int64_t> order;
   if (r.cfg.order_file.empty()) {
     for (int64_t i = 0; i < r.train->num_docs(); ++i) order.push_back(i);
