@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/cuda/api.h"
 #include "core/error.h"
 
 namespace lory {
@@ -124,23 +125,24 @@ Storage::~Storage() {
   counters(device_).live.fetch_sub(static_cast<int64_t>(bytes_));
 }
 
-#ifndef LORY_WITH_CUDA
-// Built without CUDA: every device request explains how to get a CUDA build.
 namespace cuda {
-namespace {
-[[noreturn]] void no_cuda() {
+void not_built() {
   LORY_FAIL("this build of lory has no CUDA backend; reconfigure with -DLORY_CUDA=ON on a machine "
             "with the CUDA toolkit (nvcc) to use device 'cuda'");
 }
-}  // namespace
+}  // namespace cuda
+
+#ifndef LORY_WITH_CUDA
+// Built without CUDA: every device request explains how to get a CUDA build.
+namespace cuda {
 bool available() { return false; }
-void* allocate(size_t) { no_cuda(); }
+void* allocate(size_t) { not_built(); }
 void deallocate(void*, size_t) {}
-void copy_to_device(void*, const void*, size_t) { no_cuda(); }
-void copy_to_host(void*, const void*, size_t) { no_cuda(); }
-void copy_device_to_device(void*, const void*, size_t) { no_cuda(); }
-void memset_zero(void*, size_t) { no_cuda(); }
-void accumulate(DType, void*, const void*, int64_t) { no_cuda(); }
+void copy_to_device(void*, const void*, size_t) { not_built(); }
+void copy_to_host(void*, const void*, size_t) { not_built(); }
+void copy_device_to_device(void*, const void*, size_t) { not_built(); }
+void memset_zero(void*, size_t) { not_built(); }
+void accumulate(DType, void*, const void*, int64_t) { not_built(); }
 }  // namespace cuda
 #endif
 

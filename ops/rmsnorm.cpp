@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/rmsnorm.h"
 
 namespace lory::ops {
 namespace {
@@ -83,10 +84,9 @@ void rmsnorm_backward_kernel(const T* x, const T* w, const T* rstd, const T* dy,
 
 Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   const char* op = "rmsnorm";
-  check_cpu(x, op, "x");
-  check_cpu(weight, op, "weight");
   check_floating(x, op, "x");
   check_same_dtype(x, weight, op, "x", "weight");
+  check_same_device(x, weight, op, "x", "weight");
   LORY_CHECK(x.rank() >= 1, op, ": argument 'x' has shape ", x.shape().str(),
              "; expected rank >= 1 (..., D)");
   int64_t D = x.size(-1);
@@ -97,19 +97,31 @@ Tensor rmsnorm(const Tensor& x, const Tensor& weight, double eps) {
   LORY_CHECK(eps >= 0, op, ": eps is ", eps, "; expected eps >= 0");
   int64_t R = x.numel() / D;
 
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  Tensor rstd = Tensor::empty({R}, x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    rmsnorm_forward_kernel<T>(x.data<T>(), weight.data<T>(), y.data<T>(), rstd.data<T>(), R, D,
-                              eps);
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  Tensor rstd = Tensor::empty({R}, stats_dtype(x.dtype()), x.device());
+  if (x.device() == Device::cuda) {
+    cuda::rmsnorm_forward(x.dtype(), x.raw_data(), weight.raw_data(), y.raw_data(),
+                          rstd.raw_data(), R, D, eps);
+  } else {
+    dispatch_float(x.dtype(), op, [&](auto zero) {
+      using T = decltype(zero);
+      rmsnorm_forward_kernel<T>(x.data<T>(), weight.data<T>(), y.data<T>(), rstd.data<T>(), R, D,
+                                eps);
+    });
+  }
   return record(op, y, {x, weight},
                 [xs = x.detach(), ws = weight.detach(), rstd, R, D](
                     const Tensor& dy, const std::vector<bool>& needs) {
                   Tensor dx, dw;
-                  if (needs[0]) dx = Tensor::empty(xs.shape(), xs.dtype());
-                  if (needs[1]) dw = Tensor::empty(ws.shape(), ws.dtype());
+                  if (needs[0]) dx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+                  if (needs[1]) dw = Tensor::empty(ws.shape(), ws.dtype(), ws.device());
+                  if (xs.device() == Device::cuda) {
+                    cuda::rmsnorm_backward(xs.dtype(), xs.raw_data(), ws.raw_data(),
+                                           rstd.raw_data(), dy.raw_data(),
+                                           needs[0] ? dx.raw_data() : nullptr,
+                                           needs[1] ? dw.raw_data() : nullptr, R, D);
+                    return std::vector<Tensor>{dx, dw};
+                  }
                   dispatch_float(xs.dtype(), "rmsnorm backward", [&](auto zero) {
                     using T = decltype(zero);
                     rmsnorm_backward_kernel<T>(xs.data<T>(), ws.data<T>(), rstd.data<T>(),

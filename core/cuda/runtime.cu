@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/cuda/check.h"
+#include "core/cuda/device.cuh"
 #include "core/storage.h"
 
 namespace lory::cuda {
@@ -100,31 +101,24 @@ void memset_zero(void* ptr, size_t bytes) { CUDA_CHECK(cudaMemset(ptr, 0, bytes)
 namespace {
 template <typename T>
 __global__ void accumulate_kernel(T* dst, const T* src, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(gridDim.x) * blockDim.x)
-    dst[i] += src[i];
+  LORY_GRID_STRIDE(i, n) dst[i] = from_acc<T>(to_acc(dst[i]) + to_acc(src[i]));
+}
+__global__ void accumulate_i32_kernel(int32_t* dst, const int32_t* src, int64_t n) {
+  LORY_GRID_STRIDE(i, n) dst[i] += src[i];
 }
 }  // namespace
 
 void accumulate(DType dtype, void* dst, const void* src, int64_t n) {
   if (n == 0) return;
-  int threads = 256;
-  int blocks = static_cast<int>(std::min<int64_t>((n + threads - 1) / threads, 65535));
-  switch (dtype) {
-    case DType::f32:
-      accumulate_kernel<<<blocks, threads>>>(static_cast<float*>(dst),
-                                             static_cast<const float*>(src), n);
-      break;
-    case DType::f64:
-      accumulate_kernel<<<blocks, threads>>>(static_cast<double*>(dst),
-                                             static_cast<const double*>(src), n);
-      break;
-    case DType::i32:
-      accumulate_kernel<<<blocks, threads>>>(static_cast<int32_t*>(dst),
-                                             static_cast<const int32_t*>(src), n);
-      break;
-    case DType::bf16:
-      LORY_FAIL("accumulate_: bf16 gradients are not accumulated; keep fp32 master gradients");
+  if (dtype == DType::i32) {
+    accumulate_i32_kernel<<<grid_for(n), kThreads>>>(static_cast<int32_t*>(dst),
+                                                     static_cast<const int32_t*>(src), n);
+  } else {
+    dispatch_cuda_float(dtype, "accumulate_", [&](auto zero) {
+      using T = decltype(zero);
+      accumulate_kernel<T><<<grid_for(n), kThreads>>>(static_cast<T*>(dst),
+                                                      static_cast<const T*>(src), n);
+    });
   }
   CUDA_CHECK_LAUNCH();
 }
