@@ -94,8 +94,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       float s = -INFINITY;
       if (j <= i + offset) s = dot(Qs[a], Ks[lane], Dh) * scale;  // j <= i + offset < Lk
       const float m_new = max(m[rr], warp_max(s));
-      const float p = exp(s - m_new);
-      const float corr = exp(m[rr] - m_new);
+      const float p = expf(s - m_new);
+      const float corr = expf(m[rr] - m_new);
       l[rr] = l[rr] * corr + warp_sum(p);
       m[rr] = m_new;
 #pragma unroll
@@ -117,7 +117,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       const int d = lane + 32 * c;
       if (d < Dh) o[i * Dh + d] = from_acc<T>(acc[rr][c] * inv);
     }
-    if (lane == 0) lse[i] = m[rr] + log(l[rr]);
+    if (lane == 0) lse[i] = m[rr] + logf(l[rr]);
   }
 }
 
@@ -180,7 +180,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       const int64_t j = j0 + lane;
       float ds = 0;
       if (j <= i + offset) {
-        const float p = exp(dot(Qs[a], Ks[lane], Dh) * scale - lse[i]);
+        const float p = expf(dot(Qs[a], Ks[lane], Dh) * scale - lse[i]);
         ds = p * (dot(dOs[a], Vs[lane], Dh) - delta[i]);
       }
       for (int jj = 0; jj < kTile; ++jj) {
@@ -251,7 +251,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       const int64_t i = q0 + lane;
       float p = 0, ds = 0;
       if (i < Lq && j <= i + offset) {
-        p = exp(dot(Qs[lane], Ks[b], Dh) * scale - lse_s[lane]);
+        p = expf(dot(Qs[lane], Ks[b], Dh) * scale - lse_s[lane]);
         ds = p * (dot(dOs[lane], Vs[b], Dh) - delta_s[lane]);
       }
       for (int ii = 0; ii < kTile; ++ii) {
