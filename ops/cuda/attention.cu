@@ -303,8 +303,7 @@ void dispatch(DType dt, int64_t Dh, const char* op, F&& f) {
       break;
     default:
       LORY_FAIL(op, ": dtype ", dtype_name(dt),
-                " is not supported by the CUDA kernel; expected f32 "
-                "or bf16");
+                " is not supported by the CUDA kernel; expected f32 or bf16");
   }
 }
 
