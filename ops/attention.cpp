@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/attention.h"
 
 namespace lory::ops {
 namespace {
@@ -120,9 +121,11 @@ void attention_backward_slice(const T* q, const T* k, const T* v, const T* o, co
 
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   const char* op = "causal_attention";
-  check_cpu(q, op, "q");
-  check_cpu(k, op, "k");
-  check_cpu(v, op, "v");
+  check_defined(q, op, "q");
+  check_defined(k, op, "k");
+  check_defined(v, op, "v");
+  check_same_device(q, k, op, "q", "k");
+  check_same_device(q, v, op, "q", "v");
   check_floating(q, op, "q");
   check_same_dtype(q, k, op, "q", "k");
   check_same_dtype(q, v, op, "q", "v");
@@ -139,27 +142,41 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   Dims d{q.size(0) * q.size(1), q.size(2), k.size(2), q.size(3),
          1.0 / std::sqrt(static_cast<double>(q.size(3)))};
 
-  Tensor out = Tensor::empty(q.shape(), q.dtype());
-  Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, q.dtype());
-  // Grain 1: with several threads the loop always runs inside an OpenMP team, where Eigen keeps
-  // each GEMM single-threaded (its own threading would change the blocking, hence the bits).
-  dispatch_float(q.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    const T *qp = q.data<T>(), *kp = k.data<T>(), *vp = v.data<T>();
-    T *op_ = out.data<T>(), *lp = lse.data<T>();
-    parallel_for(d.BH * d.num_blocks(), 1, [&](int64_t begin, int64_t end) {
-      for (int64_t task = begin; task < end; ++task)
-        attention_forward_block<T>(qp, kp, vp, op_, lp, d, task / d.num_blocks(),
-                                   task % d.num_blocks());
+  Tensor out = Tensor::empty(q.shape(), q.dtype(), q.device());
+  Tensor lse = Tensor::empty({q.size(0), q.size(1), q.size(2)}, stats_dtype(q.dtype()), q.device());
+  if (q.device() == Device::cuda) {
+    LORY_CHECK(d.Dh <= cuda::kMaxHeadDim, op, ": 'q' has shape ", q.shape().str(),
+               "; expected Dh <= ", cuda::kMaxHeadDim, " on the GPU");
+    cuda::causal_attention_forward(q.dtype(), q.raw_data(), k.raw_data(), v.raw_data(),
+                                   out.raw_data(), lse.raw_data(), d.BH, d.Lq, d.Lk, d.Dh);
+  } else {
+    // Grain 1: with several threads the loop always runs inside an OpenMP team, where Eigen keeps
+    // each GEMM single-threaded (its own threading would change the blocking, hence the bits).
+    dispatch_float(q.dtype(), op, [&](auto zero) {
+      using T = decltype(zero);
+      const T *qp = q.data<T>(), *kp = k.data<T>(), *vp = v.data<T>();
+      T *op_ = out.data<T>(), *lp = lse.data<T>();
+      parallel_for(d.BH * d.num_blocks(), 1, [&](int64_t begin, int64_t end) {
+        for (int64_t task = begin; task < end; ++task)
+          attention_forward_block<T>(qp, kp, vp, op_, lp, d, task / d.num_blocks(),
+                                     task % d.num_blocks());
+      });
     });
-  });
+  }
 
   return record(op, out, {q, k, v},
                 [qs = q.detach(), ks = k.detach(), vs = v.detach(), os = out.detach(), lse, d](
                     const Tensor& dout, const std::vector<bool>&) {
-                  Tensor dq = Tensor::empty(qs.shape(), qs.dtype());
-                  Tensor dk = Tensor::empty(ks.shape(), ks.dtype());
-                  Tensor dv = Tensor::empty(vs.shape(), vs.dtype());
+                  Tensor dq = Tensor::empty(qs.shape(), qs.dtype(), qs.device());
+                  Tensor dk = Tensor::empty(ks.shape(), ks.dtype(), ks.device());
+                  Tensor dv = Tensor::empty(vs.shape(), vs.dtype(), vs.device());
+                  if (qs.device() == Device::cuda) {
+                    cuda::causal_attention_backward(
+                        qs.dtype(), qs.raw_data(), ks.raw_data(), vs.raw_data(), os.raw_data(),
+                        lse.raw_data(), dout.raw_data(), dq.raw_data(), dk.raw_data(),
+                        dv.raw_data(), d.BH, d.Lq, d.Lk, d.Dh);
+                    return std::vector<Tensor>{dq, dk, dv};
+                  }
                   dispatch_float(qs.dtype(), "causal_attention backward", [&](auto zero) {
                     using T = decltype(zero);
                     const T *qp = qs.data<T>(), *kp = ks.data<T>(), *vp = vs.data<T>();
