@@ -121,7 +121,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int ignore_ind
   LORY_CHECK(targets.shape() == Shape(lead), op, ": argument 'targets' has shape ",
              targets.shape().str(), "; expected ", Shape(lead).str(), " (the logits' shape ",
              logits.shape().str(), " without its last dim V)");
-  if (logits.device() == Device::cuda) return cross_entropy_cuda(logits, targets, ignore_index, R, V);
+  if (logits.device() == Device::cuda)
+    return cross_entropy_cuda(logits, targets, ignore_index, R, V);
 
   // Targets are checked before any work: a bad one is a data bug the caller must see.
   const int32_t* t = targets.data<int32_t>();

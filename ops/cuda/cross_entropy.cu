@@ -77,7 +77,8 @@ __global__ void reduce_kernel(const double* loss_row, const int* status, const i
     if (first_bad < 0) first_bad = part_bad[i];
   }
   // n = 0 (every row ignored): the loss is 0, not 0/0.
-  loss[0] = from_acc<T>(static_cast<acc_t<T>>(count > 0 ? total / static_cast<double>(count) : 0.0));
+  const double mean = count > 0 ? total / static_cast<double>(count) : 0.0;
+  loss[0] = from_acc<T>(static_cast<acc_t<T>>(mean));
   info[0] = count;
   info[1] = first_bad;
   info[2] = first_bad >= 0 ? t[first_bad] : 0;
@@ -125,8 +126,8 @@ void cross_entropy_forward(DType dt, const void* logits, const void* targets, vo
           loss_row.get(), status.get(), V, ignore_index);
       CUDA_CHECK_LAUNCH();
     }
-    reduce_kernel<T><<<1, kReduceThreads>>>(loss_row.get(), status.get(), ts, R, static_cast<T*>(loss),
-                                            info.get());
+    reduce_kernel<T><<<1, kReduceThreads>>>(loss_row.get(), status.get(), ts, R,
+                                            static_cast<T*>(loss), info.get());
     CUDA_CHECK_LAUNCH();
   });
   int64_t host[3];

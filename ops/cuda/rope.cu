@@ -54,8 +54,8 @@ void rope_apply(DType dt, const void* x, void* y, int64_t BH, int64_t L, int64_t
     A* sin_t = cos_t + L * half;
     table_kernel<A><<<grid_for(L * half), kThreads>>>(cos_t, sin_t, L, half, Dh, pos_offset, theta);
     CUDA_CHECK_LAUNCH();
-    apply_kernel<T><<<grid_for(BH * L * half), kThreads>>>(static_cast<const T*>(x), static_cast<T*>(y),
-                                                           cos_t, sin_t, BH * L, L, half, direction);
+    apply_kernel<T><<<grid_for(BH * L * half), kThreads>>>(
+        static_cast<const T*>(x), static_cast<T*>(y), cos_t, sin_t, BH * L, L, half, direction);
     CUDA_CHECK_LAUNCH();
   });
 }

@@ -19,10 +19,12 @@ __global__ void forward_kernel(const T* x, T* y, int64_t V, bool is_log) {
   row_max_sumexp(xr, V, scratch, m, s);
   if (is_log) {
     A lse = log(s);
-    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) yr[j] = from_acc<T>((to_acc(xr[j]) - m) - lse);
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x)
+      yr[j] = from_acc<T>((to_acc(xr[j]) - m) - lse);
   } else {
     A inv = A(1) / s;
-    for (int64_t j = threadIdx.x; j < V; j += blockDim.x) yr[j] = from_acc<T>(exp(to_acc(xr[j]) - m) * inv);
+    for (int64_t j = threadIdx.x; j < V; j += blockDim.x)
+      yr[j] = from_acc<T>(exp(to_acc(xr[j]) - m) * inv);
   }
 }
 
@@ -51,7 +53,8 @@ void softmax_forward(DType dt, const void* x, void* y, int64_t R, int64_t V, boo
   if (R == 0) return;
   dispatch_cuda_float(dt, log ? "log_softmax" : "softmax", [&](auto zero) {
     using T = decltype(zero);
-    forward_kernel<T><<<R, softmax_row_threads(V)>>>(static_cast<const T*>(x), static_cast<T*>(y), V, log);
+    forward_kernel<T><<<R, softmax_row_threads(V)>>>(static_cast<const T*>(x),
+                                                     static_cast<T*>(y), V, log);
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -61,8 +64,8 @@ void softmax_backward(DType dt, const void* y, const void* dy, void* dx, int64_t
   if (R == 0) return;
   dispatch_cuda_float(dt, "softmax backward", [&](auto zero) {
     using T = decltype(zero);
-    backward_kernel<T><<<R, softmax_row_threads(V)>>>(static_cast<const T*>(y), static_cast<const T*>(dy),
-                                                      static_cast<T*>(dx), V, log);
+    backward_kernel<T><<<R, softmax_row_threads(V)>>>(
+        static_cast<const T*>(y), static_cast<const T*>(dy), static_cast<T*>(dx), V, log);
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -1,7 +1,7 @@
 // The fused row ops (softmax, log_softmax, cross_entropy, rope) on the CPU and on the GPU at
-// realistic shapes: outputs and gradients agree to NMSE <= 1e-7 with f32 on the GPU, and to
-// NMSE <= 1e-4 with bf16 on the GPU (inputs, outputs and gradients rounded to bf16; statistics in
-// fp32). Skipped without a GPU.
+// realistic shapes: outputs and gradients agree to NMSE <= 1e-7 with f32 (or f64) on the GPU,
+// and to NMSE <= 1e-4 with bf16 on the GPU (inputs, outputs and gradients rounded to bf16;
+// statistics in fp32). Skipped without a GPU.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -19,7 +19,7 @@ using In = const std::vector<Tensor>&;
 constexpr double kBoundF32 = 1e-7;
 constexpr double kBoundBf16 = 1e-4;
 
-double bound_for(DType dt) { return dt == DType::f32 ? kBoundF32 : kBoundBf16; }
+double bound_for(DType dt) { return dt == DType::bf16 ? kBoundBf16 : kBoundF32; }
 
 // An f32 CPU leaf holding values exactly representable in bf16, so a bf16 GPU copy starts from
 // the same numbers and only the op's own rounding is measured.
@@ -154,4 +154,21 @@ TEST_CASE("rope: CPU and GPU agree on (2, 8, 1024, 64) from position 5", "[cuda]
   Tensor x = Tensor::randn({1, 3, 17, 6}, gen).set_requires_grad();
   TensorFn far = [](In in) { return ops::rope(in[0], 100000, 500000.0); };
   check_parity("rope (1, 3, 17, 6) from 100000, theta 5e5", far, {x}, DType::f32);
+}
+
+TEST_CASE("the fused ops also run in f64 on the GPU", "[cuda]") {
+  test::require_gpu();
+  Generator gen(15);
+  Tensor x = Tensor::randn({5, 300}, gen, 2.0);
+  // A fresh leaf per check: backward accumulates into the CPU input's gradient.
+  auto leaf = [&x] { return x.clone().set_requires_grad(); };
+  check_parity("softmax (5, 300)", [](In in) { return ops::softmax(in[0]); }, {leaf()},
+               DType::f64);
+  check_parity("log_softmax (5, 300)", [](In in) { return ops::log_softmax(in[0]); }, {leaf()},
+               DType::f64);
+  check_parity("cross_entropy (5, 300)", [](In in) { return ops::cross_entropy(in[0], in[1]); },
+               {leaf(), targets_with_ignored(gen, 5, 300, -100)}, DType::f64);
+  Tensor q = Tensor::randn({1, 2, 9, 8}, gen).set_requires_grad();
+  check_parity("rope (1, 2, 9, 8) from 3", [](In in) { return ops::rope(in[0], 3); }, {q},
+               DType::f64);
 }
