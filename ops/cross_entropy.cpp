@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/cross_entropy.h"
 
 namespace lory::ops {
 namespace {
@@ -74,12 +75,42 @@ void ce_backward_kernel(const T* x, const int32_t* t, const T* row_max, const T*
   });
 }
 
+// The GPU path of cross_entropy (arguments already checked): the same loss, statistics and
+// gradient from ops/cuda/cross_entropy.cu. The targets are validated by the forward kernel, which
+// reports the first bad one back here (the op's one host synchronisation) for the same error.
+Tensor cross_entropy_cuda(const Tensor& logits, const Tensor& targets, int ignore_index, int64_t R,
+                          int64_t V) {
+  const char* op = "cross_entropy";
+  Tensor row_max = Tensor::empty({R}, stats_dtype(logits.dtype()), logits.device());
+  Tensor row_logsum = Tensor::empty({R}, stats_dtype(logits.dtype()), logits.device());
+  Tensor loss = Tensor::empty({}, logits.dtype(), logits.device());
+  int64_t n = 0, bad_row = -1;
+  int32_t bad_target = 0;
+  cuda::cross_entropy_forward(logits.dtype(), logits.raw_data(), targets.raw_data(),
+                              row_max.raw_data(), row_logsum.raw_data(), loss.raw_data(), R, V,
+                              ignore_index, &n, &bad_row, &bad_target);
+  LORY_CHECK(bad_row < 0, op, ": target at position ", position_str(targets.shape(), bad_row),
+             " is ", bad_target, "; expected a class in [0, ", V, ") or ignore_index ",
+             ignore_index);
+  return record(op, loss, {logits},
+                [xs = logits.detach(), ts = targets.clone(), row_max, row_logsum, R, V, n,
+                 ignore_index](const Tensor& dloss, const std::vector<bool>&) {
+                  Tensor dx = Tensor::empty(xs.shape(), xs.dtype(), xs.device());
+                  cuda::cross_entropy_backward(xs.dtype(), xs.raw_data(), ts.raw_data(),
+                                               row_max.raw_data(), row_logsum.raw_data(),
+                                               dloss.raw_data(), dx.raw_data(), R, V,
+                                               ignore_index, n);
+                  return std::vector<Tensor>{dx};
+                });
+}
+
 }  // namespace
 
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int ignore_index) {
   const char* op = "cross_entropy";
-  check_cpu(logits, op, "logits");
-  check_cpu(targets, op, "targets");
+  check_defined(logits, op, "logits");
+  check_defined(targets, op, "targets");
+  check_same_device(logits, targets, op, "logits", "targets");
   check_floating(logits, op, "logits");
   check_dtype(targets, DType::i32, op, "targets");
   LORY_CHECK(logits.rank() >= 1 && logits.size(-1) >= 1, op, ": argument 'logits' has shape ",
@@ -90,6 +121,8 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int ignore_ind
   LORY_CHECK(targets.shape() == Shape(lead), op, ": argument 'targets' has shape ",
              targets.shape().str(), "; expected ", Shape(lead).str(), " (the logits' shape ",
              logits.shape().str(), " without its last dim V)");
+  if (logits.device() == Device::cuda)
+    return cross_entropy_cuda(logits, targets, ignore_index, R, V);
 
   // Targets are checked before any work: a bad one is a data bug the caller must see.
   const int32_t* t = targets.data<int32_t>();

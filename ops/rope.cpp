@@ -8,6 +8,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/rope.h"
 
 namespace lory::ops {
 namespace {
@@ -74,16 +75,23 @@ Tensor rope_apply(const Tensor& x, int64_t pos_offset, double theta, int directi
 
 Tensor rope(const Tensor& x, int64_t pos_offset, double theta) {
   const char* op = "rope";
-  check_cpu(x, op, "x");
   check_floating(x, op, "x");
   check_rank(x, 4, op, "x");
   LORY_CHECK(x.size(3) % 2 == 0 && x.size(3) > 0, op, ": argument 'x' has shape ", x.shape().str(),
              "; expected an even, positive head width Dh (B, H, L, Dh)");
   LORY_CHECK(pos_offset >= 0, op, ": pos_offset is ", pos_offset, "; expected >= 0");
   LORY_CHECK(theta > 0, op, ": theta is ", theta, "; expected > 0");
-  Tensor y = rope_apply(x, pos_offset, theta, +1);
-  return record(op, y, {x}, [pos_offset, theta](const Tensor& dy, const std::vector<bool>&) {
-    return std::vector<Tensor>{rope_apply(dy, pos_offset, theta, -1)};
+  // Rotation by direction · angle (forward +1, backward -1) on the tensor's device.
+  auto apply = [pos_offset, theta](const Tensor& in, int direction) {
+    if (in.device() != Device::cuda) return rope_apply(in, pos_offset, theta, direction);
+    Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
+    cuda::rope_apply(in.dtype(), in.raw_data(), out.raw_data(), in.size(0) * in.size(1),
+                     in.size(2), in.size(3), pos_offset, theta, direction);
+    return out;
+  };
+  Tensor y = apply(x, +1);
+  return record(op, y, {x}, [apply](const Tensor& dy, const std::vector<bool>&) {
+    return std::vector<Tensor>{apply(dy, -1)};
   });
 }
 

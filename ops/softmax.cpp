@@ -9,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/softmax.h"
 
 namespace lory::ops {
 namespace {
@@ -67,19 +68,27 @@ void softmax_backward_kernel(const T* y, const T* dy, T* dx, int64_t R, int64_t 
 
 Tensor softmax_impl(const Tensor& x, bool log) {
   const char* op = log ? "log_softmax" : "softmax";
-  check_cpu(x, op, "x");
   check_floating(x, op, "x");
   LORY_CHECK(x.rank() >= 1 && x.size(-1) >= 1, op, ": argument 'x' has shape ", x.shape().str(),
              "; expected rank >= 1 with a non-empty last dim (..., V)");
   int64_t V = x.size(-1), R = x.numel() / V;
-  Tensor y = Tensor::empty(x.shape(), x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    softmax_forward_kernel<T>(x.data<T>(), y.data<T>(), R, V, log);
-  });
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device() == Device::cuda) {
+    cuda::softmax_forward(x.dtype(), x.raw_data(), y.raw_data(), R, V, log);
+  } else {
+    dispatch_float(x.dtype(), op, [&](auto zero) {
+      using T = decltype(zero);
+      softmax_forward_kernel<T>(x.data<T>(), y.data<T>(), R, V, log);
+    });
+  }
   return record(op, y, {x},
                 [ys = y.detach(), R, V, log](const Tensor& dy, const std::vector<bool>&) {
-                  Tensor dx = Tensor::empty(ys.shape(), ys.dtype());
+                  Tensor dx = Tensor::empty(ys.shape(), ys.dtype(), ys.device());
+                  if (ys.device() == Device::cuda) {
+                    cuda::softmax_backward(ys.dtype(), ys.raw_data(), dy.raw_data(), dx.raw_data(),
+                                           R, V, log);
+                    return std::vector<Tensor>{dx};
+                  }
                   dispatch_float(ys.dtype(), "softmax backward", [&](auto zero) {
                     using T = decltype(zero);
                     softmax_backward_kernel<T>(ys.data<T>(), dy.data<T>(), dx.data<T>(), R, V, log);
