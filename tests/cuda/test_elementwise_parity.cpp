@@ -254,3 +254,12 @@ TEST_CASE("dropout draws the same mask on the GPU as on the CPU", "[cuda]") {
   CHECK(ops::dropout(xg, 0.3, idle, false).raw_data() == xg.raw_data());
   CHECK(idle.offset() == 7);
 }
+
+TEST_CASE("mixing CPU and GPU operands is a clear error", "[cuda]") {
+  test::require_gpu();
+  Tensor c = Tensor::ones({4, 3});
+  Tensor g = c.to(Device::cuda);
+  CHECK_THROWS_WITH(ops::add(g, c), HasSubstr("add: 'a' is on cuda but 'b' is on cpu"));
+  CHECK_THROWS_WITH(ops::swiglu(c, g), HasSubstr("expected the same device"));
+  CHECK_THROWS_WITH(ops::scale_rows(g, Tensor::ones({4})), HasSubstr("expected the same device"));
+}
