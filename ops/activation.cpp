@@ -12,6 +12,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/activation.h"
 
 namespace lory::ops {
 namespace {
@@ -69,10 +70,21 @@ Tensor apply(const char* op, const Tensor& x, const Tensor& dy, bool is_silu) {
 
 Tensor activation(const char* op, const Tensor& x, bool is_silu) {
   check_floating(x, op, "x");
-  check_cpu(x, op, "x");
-  Tensor y = apply(op, x, Tensor(), is_silu);
+  Tensor y;
+  if (x.device() == Device::cuda) {
+    y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::activation_forward(x.dtype(), is_silu, x.raw_data(), y.raw_data(), x.numel());
+  } else {
+    y = apply(op, x, Tensor(), is_silu);
+  }
   Tensor saved = x.detach();
   return record(op, y, {x}, [op, saved, is_silu](const Tensor& dy, const std::vector<bool>&) {
+    if (dy.device() == Device::cuda) {
+      Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      cuda::activation_backward(dy.dtype(), is_silu, saved.raw_data(), dy.raw_data(),
+                                dx.raw_data(), dy.numel());
+      return std::vector<Tensor>{dx};
+    }
     return std::vector<Tensor>{apply(op, saved, dy, is_silu)};
   });
 }

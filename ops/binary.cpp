@@ -16,6 +16,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/binary.h"
 #include "ops/reduce.h"
 #include "ops/scale.h"
 
@@ -125,15 +126,43 @@ Tensor reduce_to(const Tensor& g, const Shape& shape) {
 void check_args(const char* op, const Tensor& a, const Tensor& b) {
   check_floating(a, op, "a");
   check_floating(b, op, "b");
-  check_cpu(a, op, "a");
-  check_cpu(b, op, "b");
+  check_same_device(a, b, op, "a", "b");
   check_same_dtype(a, b, op, "a", "b");
+}
+
+cuda::Binary cuda_op(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::add:
+      return cuda::Binary::add;
+    case BinaryOp::sub:
+      return cuda::Binary::sub;
+    case BinaryOp::mul:
+      return cuda::Binary::mul;
+    case BinaryOp::div:
+      return cuda::Binary::div;
+  }
+  LORY_ASSERT(false);
+  return cuda::Binary::add;
+}
+
+// a op b without autograd on either device: the CPU kernel is apply's; on the GPU the same
+// broadcast (big[i] with small[i mod m]) runs in ops/cuda/binary.cu.
+Tensor compute(BinaryOp op, const Tensor& a, const Tensor& b) {
+  if (a.device() != Device::cuda) return apply(op, a, b);
+  Shape shape = broadcast_shape(op_name(op), a, b);
+  Tensor y = Tensor::empty(shape, a.dtype(), a.device());
+  bool small_is_b = b.numel() != y.numel() || a.numel() == y.numel();
+  const Tensor& big = small_is_b ? a : b;
+  const Tensor& small = small_is_b ? b : a;
+  cuda::binary_forward(a.dtype(), cuda_op(op), big.raw_data(), small.raw_data(), y.raw_data(),
+                       y.numel(), small.numel(), small_is_b);
+  return y;
 }
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = op_name(op);
   check_args(name, a, b);
-  Tensor y = apply(op, a, b);
+  Tensor y = compute(op, a, b);
   Shape sa = a.shape(), sb = b.shape();
   // Save only what the wanted gradients read: da of mul reads b, db reads a; div reads b, y.
   Tensor a_saved = op == BinaryOp::mul && b.requires_grad() ? a.detach() : Tensor();
@@ -154,13 +183,13 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
             if (needs[1]) db = scale(reduce_to(dy, sb), -1.0);
             break;
           case BinaryOp::mul:
-            if (needs[0]) da = reduce_to(apply(BinaryOp::mul, dy, b_saved), sa);
-            if (needs[1]) db = reduce_to(apply(BinaryOp::mul, dy, a_saved), sb);
+            if (needs[0]) da = reduce_to(compute(BinaryOp::mul, dy, b_saved), sa);
+            if (needs[1]) db = reduce_to(compute(BinaryOp::mul, dy, a_saved), sb);
             break;
           case BinaryOp::div:
-            if (needs[0]) da = reduce_to(apply(BinaryOp::div, dy, b_saved), sa);
+            if (needs[0]) da = reduce_to(compute(BinaryOp::div, dy, b_saved), sa);
             if (needs[1]) {
-              Tensor t = apply(BinaryOp::div, apply(BinaryOp::mul, dy, y_saved), b_saved);
+              Tensor t = compute(BinaryOp::div, compute(BinaryOp::mul, dy, y_saved), b_saved);
               db = scale(reduce_to(t, sb), -1.0);
             }
             break;
@@ -187,8 +216,13 @@ Tensor div(const Tensor& a, const Tensor& b) {
 // y = x + c.  Backward: dx = dy.
 Tensor add_scalar(const Tensor& x, double c) {
   check_floating(x, "add_scalar", "x");
-  check_cpu(x, "add_scalar", "x");
-  Tensor y = apply(BinaryOp::add, x, Tensor::scalar(c, x.dtype()));
+  Tensor y;
+  if (x.device() == Device::cuda) {
+    y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::add_scalar_forward(x.dtype(), x.raw_data(), y.raw_data(), x.numel(), c);
+  } else {
+    y = apply(BinaryOp::add, x, Tensor::scalar(c, x.dtype()));
+  }
   return record("add_scalar", y, {x},
                 [](const Tensor& dy, const std::vector<bool>&) { return std::vector<Tensor>{dy}; });
 }

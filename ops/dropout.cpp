@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/dropout.h"
 
 namespace lory::ops {
 namespace {
@@ -25,6 +26,10 @@ void dropout_kernel(const T* in, T* out, int64_t n, double p, uint64_t seed, uin
 
 Tensor apply(const Tensor& in, double p, uint64_t seed, uint64_t first) {
   Tensor out = Tensor::empty(in.shape(), in.dtype(), in.device());
+  if (in.device() == Device::cuda) {
+    cuda::dropout_apply(in.dtype(), in.raw_data(), out.raw_data(), in.numel(), p, seed, first);
+    return out;
+  }
   dispatch_float(in.dtype(), "dropout", [&](auto zero) {
     using T = decltype(zero);
     dropout_kernel<T>(in.data<T>(), out.data<T>(), in.numel(), p, seed, first);
@@ -36,7 +41,6 @@ Tensor apply(const Tensor& in, double p, uint64_t seed, uint64_t first) {
 
 Tensor dropout(const Tensor& x, double p, Generator& gen, bool training) {
   check_floating(x, "dropout", "x");
-  check_cpu(x, "dropout", "x");
   LORY_CHECK(p >= 0.0 && p < 1.0, "dropout: argument 'p' is ", p, "; expected 0 <= p < 1");
   if (!training || p == 0.0) return x;
   uint64_t seed = gen.seed(), first = gen.advance(static_cast<uint64_t>(x.numel()));

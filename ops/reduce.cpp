@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/reduce.h"
 
 namespace lory::ops {
 namespace {
@@ -74,13 +75,21 @@ void expand_kernel(const T* dy, T* dx, int64_t outer, int64_t len, int64_t inner
 Tensor reduce(const char* op, const Tensor& x, int64_t outer, int64_t len, int64_t inner,
               double scale, const Shape& out_shape) {
   Tensor y = Tensor::empty(out_shape, x.dtype(), x.device());
-  dispatch_float(x.dtype(), op, [&](auto zero) {
-    using T = decltype(zero);
-    sum_kernel<T>(x.data<T>(), y.data<T>(), outer, len, inner, scale);
-  });
+  if (x.device() == Device::cuda) {
+    cuda::reduce_sum(x.dtype(), x.raw_data(), y.raw_data(), outer, len, inner, scale);
+  } else {
+    dispatch_float(x.dtype(), op, [&](auto zero) {
+      using T = decltype(zero);
+      sum_kernel<T>(x.data<T>(), y.data<T>(), outer, len, inner, scale);
+    });
+  }
   Shape x_shape = x.shape();
   return record(op, y, {x}, [=](const Tensor& dy, const std::vector<bool>&) {
     Tensor dx = Tensor::empty(x_shape, dy.dtype(), dy.device());
+    if (dy.device() == Device::cuda) {
+      cuda::reduce_expand(dy.dtype(), dy.raw_data(), dx.raw_data(), outer, len, inner, scale);
+      return std::vector<Tensor>{dx};
+    }
     dispatch_float(dy.dtype(), op, [&](auto zero) {
       using T = decltype(zero);
       expand_kernel<T>(dy.data<T>(), dx.data<T>(), outer, len, inner, static_cast<T>(scale));
@@ -91,7 +100,6 @@ Tensor reduce(const char* op, const Tensor& x, int64_t outer, int64_t len, int64
 
 void check_input(const Tensor& x, const char* op) {
   check_floating(x, op, "x");
-  check_cpu(x, op, "x");
 }
 
 Tensor reduce_dim(const char* op, const Tensor& x, int dim, bool keepdim, bool is_mean) {

@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/scale.h"
 
 namespace lory::ops {
 namespace {
@@ -17,6 +18,10 @@ void scale_kernel(const T* x, T* y, int64_t n, T alpha) {
 
 Tensor scale_forward(const Tensor& x, double alpha) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  if (x.device() == Device::cuda) {
+    cuda::scale_forward(x.dtype(), x.raw_data(), y.raw_data(), x.numel(), alpha);
+    return y;
+  }
   dispatch_float(x.dtype(), "scale", [&](auto zero) {
     using T = decltype(zero);
     scale_kernel<T>(x.data<T>(), y.data<T>(), x.numel(), static_cast<T>(alpha));
@@ -28,7 +33,6 @@ Tensor scale_forward(const Tensor& x, double alpha) {
 
 Tensor scale(const Tensor& x, double alpha) {
   check_floating(x, "scale", "x");
-  check_cpu(x, "scale", "x");
   Tensor y = scale_forward(x, alpha);
   return record("scale", y, {x}, [alpha](const Tensor& dy, const std::vector<bool>&) {
     return std::vector<Tensor>{scale_forward(dy, alpha)};

@@ -4,6 +4,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/scale_rows.h"
 
 namespace lory::ops {
 namespace {
@@ -41,6 +42,23 @@ Tensor row_dots(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// The two kernels on either device (the GPU ones in ops/cuda/scale_rows.cu).
+Tensor scaled_rows(const Tensor& x, const Tensor& s) {
+  if (x.device() != Device::cuda) return scale_rows_kernel(x, s);
+  Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
+  cuda::scale_rows_forward(x.dtype(), x.raw_data(), s.raw_data(), y.raw_data(), x.size(0),
+                           x.size(1));
+  return y;
+}
+
+Tensor dots_of_rows(const Tensor& a, const Tensor& b) {
+  if (a.device() != Device::cuda) return row_dots(a, b);
+  Tensor out = Tensor::empty({a.size(0)}, a.dtype(), a.device());
+  cuda::scale_rows_row_dots(a.dtype(), a.raw_data(), b.raw_data(), out.raw_data(), a.size(0),
+                            a.size(1));
+  return out;
+}
+
 }  // namespace
 
 Tensor scale_rows(const Tensor& x, const Tensor& s) {
@@ -48,15 +66,14 @@ Tensor scale_rows(const Tensor& x, const Tensor& s) {
   check_rank(x, 2, "scale_rows", "x");
   check_rank(s, 1, "scale_rows", "s");
   check_same_dtype(x, s, "scale_rows", "x", "s");
-  check_cpu(x, "scale_rows", "x");
-  check_cpu(s, "scale_rows", "s");
+  check_same_device(x, s, "scale_rows", "x", "s");
   LORY_CHECK(s.size(0) == x.size(0), "scale_rows: s has ", s.size(0), " entries but x has ",
              x.size(0), " rows; expected equal");
   Tensor xs = x.detach(), ss = s.detach();
-  return record("scale_rows", scale_rows_kernel(x, s), {x, s},
+  return record("scale_rows", scaled_rows(x, s), {x, s},
                 [xs, ss](const Tensor& dy, const std::vector<bool>& needs) {
-                  return std::vector<Tensor>{needs[0] ? scale_rows_kernel(dy, ss) : Tensor(),
-                                             needs[1] ? row_dots(dy, xs) : Tensor()};
+                  return std::vector<Tensor>{needs[0] ? scaled_rows(dy, ss) : Tensor(),
+                                             needs[1] ? dots_of_rows(dy, xs) : Tensor()};
                 });
 }
 

@@ -10,6 +10,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/swiglu.h"
 
 namespace lory::ops {
 namespace {
@@ -41,21 +42,30 @@ void swiglu_backward_kernel(const T* dy, const T* a, const T* b, T* da, T* db, i
 Tensor swiglu(const Tensor& a, const Tensor& b) {
   check_floating(a, "swiglu", "a");
   check_floating(b, "swiglu", "b");
-  check_cpu(a, "swiglu", "a");
-  check_cpu(b, "swiglu", "b");
+  check_same_device(a, b, "swiglu", "a", "b");
   check_same_shape(a, b, "swiglu", "a", "b");
   check_same_dtype(a, b, "swiglu", "a", "b");
   Tensor y = Tensor::empty(a.shape(), a.dtype(), a.device());
-  dispatch_float(a.dtype(), "swiglu", [&](auto zero) {
-    using T = decltype(zero);
-    swiglu_forward_kernel<T>(a.data<T>(), b.data<T>(), y.data<T>(), a.numel());
-  });
+  if (a.device() == Device::cuda) {
+    cuda::swiglu_forward(a.dtype(), a.raw_data(), b.raw_data(), y.raw_data(), a.numel());
+  } else {
+    dispatch_float(a.dtype(), "swiglu", [&](auto zero) {
+      using T = decltype(zero);
+      swiglu_forward_kernel<T>(a.data<T>(), b.data<T>(), y.data<T>(), a.numel());
+    });
+  }
   Tensor a_saved = a.detach(), b_saved = b.detach();
   return record("swiglu", y, {a, b},
                 [a_saved, b_saved](const Tensor& dy, const std::vector<bool>& needs) {
                   Tensor da, db;
                   if (needs[0]) da = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
                   if (needs[1]) db = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+                  if (dy.device() == Device::cuda) {
+                    cuda::swiglu_backward(dy.dtype(), dy.raw_data(), a_saved.raw_data(),
+                                          b_saved.raw_data(), da.defined() ? da.raw_data() : nullptr,
+                                          db.defined() ? db.raw_data() : nullptr, dy.numel());
+                    return std::vector<Tensor>{da, db};
+                  }
                   dispatch_float(dy.dtype(), "swiglu", [&](auto zero) {
                     using T = decltype(zero);
                     swiglu_backward_kernel<T>(dy.data<T>(), a_saved.data<T>(), b_saved.data<T>(),

@@ -11,6 +11,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/unary.h"
 
 namespace lory::ops {
 namespace {
@@ -105,15 +106,44 @@ Tensor backward(UnaryOp op, const Tensor& dy, const Tensor& s) {
   return dx;
 }
 
+cuda::Unary cuda_op(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::neg:
+      return cuda::Unary::neg;
+    case UnaryOp::exp:
+      return cuda::Unary::exp;
+    case UnaryOp::log:
+      return cuda::Unary::log;
+    case UnaryOp::sqrt:
+      return cuda::Unary::sqrt;
+    case UnaryOp::square:
+      return cuda::Unary::square;
+  }
+  LORY_ASSERT(false);
+  return cuda::Unary::neg;
+}
+
 Tensor unary(UnaryOp op, const Tensor& x) {
   const char* name = op_name(op);
   check_floating(x, name, "x");
-  check_cpu(x, name, "x");
-  Tensor y = forward(op, x);
+  Tensor y;
+  if (x.device() == Device::cuda) {
+    y = Tensor::empty(x.shape(), x.dtype(), x.device());
+    cuda::unary_forward(x.dtype(), cuda_op(op), x.raw_data(), y.raw_data(), x.numel());
+  } else {
+    y = forward(op, x);
+  }
   Tensor saved;
   if (op == UnaryOp::exp || op == UnaryOp::sqrt) saved = y.detach();
   if (op == UnaryOp::log || op == UnaryOp::square) saved = x.detach();
   return record(name, y, {x}, [op, saved](const Tensor& dy, const std::vector<bool>&) {
+    if (dy.device() == Device::cuda) {
+      Tensor dx = Tensor::empty(dy.shape(), dy.dtype(), dy.device());
+      cuda::unary_backward(dy.dtype(), cuda_op(op), dy.raw_data(),
+                           saved.defined() ? saved.raw_data() : nullptr, dx.raw_data(),
+                           dy.numel());
+      return std::vector<Tensor>{dx};
+    }
     return std::vector<Tensor>{backward(op, dy, saved)};
   });
 }
