@@ -12,6 +12,8 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/index.h"
+#include "ops/cuda/row_groups.h"
 
 namespace lory::ops {
 namespace {
@@ -58,8 +60,9 @@ void embedding_backward_kernel(const int32_t* id, const T* dout, T* dtable, int6
 }  // namespace
 
 Tensor embedding(const Tensor& ids, const Tensor& table) {
-  check_cpu(ids, "embedding", "ids");
-  check_cpu(table, "embedding", "table");
+  check_defined(ids, "embedding", "ids");
+  check_defined(table, "embedding", "table");
+  check_same_device(ids, table, "embedding", "ids", "table");
   check_dtype(ids, DType::i32, "embedding", "ids");
   check_floating(table, "embedding", "table");
   LORY_CHECK(table.rank() == 2, "embedding: argument 'table' has shape ", table.shape().str(),
@@ -67,9 +70,31 @@ Tensor embedding(const Tensor& ids, const Tensor& table) {
   LORY_CHECK(ids.rank() < Shape::kMaxRank, "embedding: ids ", ids.shape().str(), " has rank ",
              ids.rank(), "; expected at most ", Shape::kMaxRank - 1);
   const int64_t V = table.size(0), D = table.size(1), count = ids.numel();
-  check_ids(ids, V);
   std::vector<int64_t> out = ids.shape().to_vector();
   out.push_back(D);
+  if (table.device() == Device::cuda) {
+    // Ids are checked on the host (a device-to-host copy), and the host copy is kept to group
+    // the positions by vocab row for backward: dtable row v sums its positions in token order,
+    // one GPU thread per element, no atomics.
+    Tensor ids_host = ids.to(Device::cpu);
+    check_ids(ids_host, V);
+    Tensor y = Tensor::empty(Shape(out), table.dtype(), Device::cuda);
+    cuda::gather_rows(dtype_size(table.dtype()), table.raw_data(),
+                      static_cast<const int32_t*>(ids.raw_data()), y.raw_data(), count, D);
+    return record("embedding", y, {table},
+                  [ids_host, V, D](const Tensor& dy, const std::vector<bool>&) {
+                    const int64_t n = ids_host.numel();
+                    Tensor dtable = Tensor::empty({V, D}, dy.dtype(), Device::cuda);
+                    cuda::RowGroups g =
+                        cuda::group_rows(ids_host.data<int32_t>(), n, V, Device::cuda);
+                    cuda::sum_row_groups(dy.dtype(), dy.raw_data(),
+                                         static_cast<const int32_t*>(g.start.raw_data()),
+                                         static_cast<const int32_t*>(g.order.raw_data()),
+                                         dtable.raw_data(), V, D);
+                    return std::vector<Tensor>{dtable};
+                  });
+  }
+  check_ids(ids, V);
   Tensor y = Tensor::empty(Shape(out), table.dtype());
   const int32_t* id = ids.data<int32_t>();
   const size_t row = static_cast<size_t>(D) * dtype_size(table.dtype());

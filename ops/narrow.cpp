@@ -7,6 +7,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/narrow.h"
 
 namespace lory::ops {
 namespace {
@@ -26,7 +27,7 @@ void copy_blocks(const char* src, int64_t src_stride, char* dst, int64_t dst_str
 }  // namespace
 
 Tensor narrow(const Tensor& x, int dim, int64_t start, int64_t length) {
-  check_cpu(x, "narrow", "x");
+  check_defined(x, "narrow", "x");
   const int d = x.shape().normalize(dim);
   const int64_t n = x.size(d);
   LORY_CHECK(start >= 0 && length >= 0 && start + length <= n, "narrow: start ", start,
@@ -37,16 +38,26 @@ Tensor narrow(const Tensor& x, int dim, int64_t start, int64_t length) {
   const int64_t outer = x.shape().outer(d);
   const int64_t es = static_cast<int64_t>(dtype_size(x.dtype()));
   const int64_t row = x.shape().inner(d) * es;  // bytes per index along dim
-  Tensor y = Tensor::empty(out, x.dtype());
-  if (y.numel() > 0)
+  Tensor y = Tensor::empty(out, x.dtype(), x.device());
+  // On the GPU the same copy counted in elements: strides n·inner and length·inner.
+  const int64_t inner = x.shape().inner(d);
+  if (y.numel() > 0 && x.device() == Device::cuda)
+    cuda::copy_blocks(es, static_cast<const char*>(x.raw_data()) + start * row, n * inner,
+                      y.raw_data(), length * inner, outer, length * inner);
+  else if (y.numel() > 0)
     copy_blocks(static_cast<const char*>(x.raw_data()) + start * row, n * row,
                 static_cast<char*>(y.raw_data()), length * row, outer, length * row);
   Shape x_shape = x.shape();
   return record(
       "narrow", y, {x},
-      [x_shape, d, start, length, outer, row, n](const Tensor& dy, const std::vector<bool>&) {
-        Tensor dx = Tensor::zeros(x_shape, dy.dtype());
-        if (dy.numel() > 0)
+      [x_shape, d, start, length, outer, row, n, es, inner](const Tensor& dy,
+                                                            const std::vector<bool>&) {
+        Tensor dx = Tensor::zeros(x_shape, dy.dtype(), dy.device());
+        if (dy.numel() > 0 && dy.device() == Device::cuda)
+          cuda::copy_blocks(es, dy.raw_data(), length * inner,
+                            static_cast<char*>(dx.raw_data()) + start * row, n * inner, outer,
+                            length * inner);
+        else if (dy.numel() > 0)
           copy_blocks(static_cast<const char*>(dy.raw_data()), length * row,
                       static_cast<char*>(dx.raw_data()) + start * row, n * row, outer,
                       length * row);

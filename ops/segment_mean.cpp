@@ -6,6 +6,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/segment_mean.h"
 
 namespace lory::ops {
 namespace {
@@ -55,19 +56,26 @@ void segment_mean_backward_kernel(const S* dy, S* dx, int64_t B, int64_t L, int6
 
 Tensor segment_mean(const Tensor& x, int64_t T) {
   const char* op = "segment_mean";
-  check_cpu(x, op, "x");
   check_floating(x, op, "x");
   check_rank(x, 3, op, "x");
   LORY_CHECK(T >= 1, op, ": segment length T is ", T, "; expected T >= 1");
   int64_t B = x.size(0), L = x.size(1), D = x.size(2), N = (L + T - 1) / T;
-  Tensor y = Tensor::empty({B, N, D}, x.dtype());
-  dispatch_float(x.dtype(), op, [&](auto zero) {
-    using S = decltype(zero);
-    segment_mean_forward_kernel<S>(x.data<S>(), y.data<S>(), B, L, D, T);
-  });
+  Tensor y = Tensor::empty({B, N, D}, x.dtype(), x.device());
+  if (x.device() == Device::cuda) {
+    cuda::segment_mean_forward(x.dtype(), x.raw_data(), y.raw_data(), B, L, D, T);
+  } else {
+    dispatch_float(x.dtype(), op, [&](auto zero) {
+      using S = decltype(zero);
+      segment_mean_forward_kernel<S>(x.data<S>(), y.data<S>(), B, L, D, T);
+    });
+  }
   return record(op, y, {x},
                 [B, L, D, T, dtype = x.dtype()](const Tensor& dy, const std::vector<bool>&) {
-                  Tensor dx = Tensor::empty({B, L, D}, dtype);
+                  Tensor dx = Tensor::empty({B, L, D}, dtype, dy.device());
+                  if (dy.device() == Device::cuda) {
+                    cuda::segment_mean_backward(dtype, dy.raw_data(), dx.raw_data(), B, L, D, T);
+                    return std::vector<Tensor>{dx};
+                  }
                   dispatch_float(dtype, "segment_mean backward", [&](auto zero) {
                     using S = decltype(zero);
                     segment_mean_backward_kernel<S>(dy.data<S>(), dx.data<S>(), B, L, D, T);

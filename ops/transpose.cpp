@@ -14,6 +14,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/transpose.h"
 
 namespace lory::ops {
 namespace {
@@ -131,9 +132,14 @@ void permute_kernel(const E* x, E* y, const Reduced& red) {
 Tensor permute_forward(const Tensor& x, const std::vector<int>& perm) {
   std::vector<int64_t> out(perm.size());
   for (size_t i = 0; i < perm.size(); ++i) out[i] = x.size(perm[i]);
-  Tensor y = Tensor::empty(Shape(out), x.dtype());
+  Tensor y = Tensor::empty(Shape(out), x.dtype(), x.device());
   if (x.numel() == 0) return y;
   Reduced red = simplify(x.shape(), perm);
+  if (x.device() == Device::cuda) {
+    cuda::permute_copy(dtype_size(x.dtype()), x.raw_data(), y.raw_data(),
+                       static_cast<int>(red.size.size()), red.size.data(), red.perm.data());
+    return y;
+  }
   switch (dtype_size(x.dtype())) {
     case 2:
       permute_kernel(static_cast<const uint16_t*>(x.raw_data()),
@@ -162,7 +168,7 @@ std::string dims_str(const std::vector<int>& dims) {
 }  // namespace
 
 Tensor permute(const Tensor& x, const std::vector<int>& dims) {
-  check_cpu(x, "permute", "x");
+  check_defined(x, "permute", "x");
   int r = x.rank();
   LORY_CHECK(static_cast<int>(dims.size()) == r, "permute: dims ", dims_str(dims), " has ",
              dims.size(), " entries but x has shape ", x.shape().str(), "; expected ", r);
