@@ -24,6 +24,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/cuda/lory_ffn.h"
 
 namespace lory::ops {
 namespace {
@@ -199,9 +200,8 @@ Dims check_args(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
   check_rank(w2, 3, op, "w2");
   for (const Tensor* t : {&route, &w1, &w3, &w2}) {
     check_same_dtype(x, *t, op, "x", "route/w1/w3/w2");
-    check_cpu(*t, op, "route/w1/w3/w2");
+    check_same_device(x, *t, op, "x", "route/w1/w3/w2");
   }
-  check_cpu(x, op, "x");
   LORY_CHECK(T >= 1, op, ": segment length T is ", T, "; expected >= 1");
   Dims d{x.size(0), x.size(1), x.size(2), w1.size(2), w1.size(0), T, (x.size(1) + T - 1) / T};
   LORY_CHECK(w1.size(1) == d.D, op, ": w1 has shape ", w1.shape().str(), " but x has width D=",
@@ -220,9 +220,14 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
                 const Tensor& w2, int64_t T) {
   const Dims d = check_args(x, route, w1, w3, w2, T);
   const DType dt = x.dtype();
-  Tensor y = Tensor::empty(x.shape(), dt);
-  Tensor a = Tensor::empty({d.B, d.L, d.F}, dt), g = Tensor::empty({d.B, d.L, d.F}, dt);
-  {
+  const Device dev = x.device();
+  Tensor y = Tensor::empty(x.shape(), dt, dev);
+  Tensor a = Tensor::empty({d.B, d.L, d.F}, dt, dev), g = Tensor::empty({d.B, d.L, d.F}, dt, dev);
+  if (dev == Device::cuda) {
+    cuda::lory_ffn_forward(dt, d.B, d.L, d.D, d.F, d.E, d.T, x.raw_data(), route.raw_data(),
+                           w1.raw_data(), w3.raw_data(), w2.raw_data(), y.raw_data(),
+                           a.raw_data(), g.raw_data());
+  } else {
     Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);  // scratch, freed on return
     dispatch_float(dt, "lory_ffn", [&](auto zero) {
       using Real = decltype(zero);
@@ -237,12 +242,20 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
                 [=](const Tensor& dy, const std::vector<bool>& needs) {
                   std::vector<Tensor> grads(5);
                   Grads out;
-                  if (needs[0]) out.dx = (grads[0] = Tensor::empty(xs.shape(), dt)).raw_data();
-                  if (needs[1]) out.droute = (grads[1] = Tensor::empty(rs.shape(), dt)).raw_data();
+                  if (needs[0]) out.dx = (grads[0] = Tensor::empty(xs.shape(), dt, dev)).raw_data();
+                  if (needs[1]) out.droute = (grads[1] = Tensor::empty(rs.shape(), dt, dev)).raw_data();
                   const Tensor* ws[3] = {&w1s, &w3s, &w2s};
                   for (int m = 0; m < 3; ++m)
                     if (needs[2 + m])
-                      out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt)).raw_data();
+                      out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt, dev)).raw_data();
+                  if (dev == Device::cuda) {
+                    cuda::lory_ffn_backward(dt, d.B, d.L, d.D, d.F, d.E, d.T, dy.raw_data(),
+                                            xs.raw_data(), rs.raw_data(), w1s.raw_data(),
+                                            w3s.raw_data(), w2s.raw_data(), a.raw_data(),
+                                            g.raw_data(), out.dx, out.droute, out.dw[0],
+                                            out.dw[1], out.dw[2]);
+                    return grads;
+                  }
                   Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);
                   Tensor gbuf = Tensor::empty({3, kChunk, d.D * d.F}, dt);
                   dispatch_float(dt, "lory_ffn", [&](auto zero) {

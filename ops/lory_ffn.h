@@ -12,6 +12,7 @@ namespace lory::ops {
 //   Wbar_s = Σ_i route[b,k,i] · W_s[i]   (s = 1, 3, 2)
 // and y = (silu(x·Wbar1) ⊙ (x·Wbar3)) · Wbar2. route is whatever the caller decided (after the
 // causal shift); gradients flow into x, route and all three expert tensors.
+// CPU: f32 or f64. GPU (ops/cuda/lory_ffn.cu, cuBLAS): f32 (TF32 when allowed), bf16 or f64.
 Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Tensor& w3,
                 const Tensor& w2, int64_t T);
 

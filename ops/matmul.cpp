@@ -1,5 +1,6 @@
 // matmul: C = op(A)·op(B) through Eigen GEMMs on row-major maps of the raw buffers, tiled so that
 // the result does not depend on the thread count.
+// (On the GPU the same GEMMs go to cuBLAS through lory::cuda::gemm: matmul_forward_cuda.)
 //
 // Why our own tiling: Eigen's multi-threaded GEMM chooses its depth blocking (kc) from the
 // number of threads, which regroups the sums over K, so 1 and 2 threads give different bits
@@ -14,7 +15,9 @@
 #include <algorithm>
 
 #include "core/autograd.h"
+#include "core/cuda/blas.h"
 #include "core/dispatch.h"
+#include "core/storage.h"
 #include "core/threads.h"
 
 namespace lory::ops {
@@ -157,10 +160,9 @@ const char* flag(bool t) {
 }
 
 Plan plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
-  check_cpu(a, "matmul", "a");
-  check_cpu(b, "matmul", "b");
   check_floating(a, "matmul", "a");
   check_same_dtype(a, b, "matmul", "a", "b");
+  check_same_device(a, b, "matmul", "a", "b");
   LORY_CHECK(a.rank() >= 2, "matmul: argument 'a' has shape ", a.shape().str(),
              "; expected rank >= 2: (M, K) or (..., M, K)");
   LORY_CHECK(b.rank() >= 2, "matmul: argument 'b' has shape ", b.shape().str(),
@@ -193,8 +195,28 @@ Plan plan_matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   return p;
 }
 
+// The same `batch` GEMMs through cuBLAS (core/cuda/blas.h): packed operands, so the batch
+// strides are the matrix sizes and the row strides are the stored widths.
+Tensor matmul_forward_cuda(const Plan& p, const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  Tensor c = Tensor::empty(p.out, a.dtype(), a.device());
+  if (c.numel() == 0) return c;
+  if (p.K == 0) {  // an empty sum (cuBLAS rejects zero leading dimensions)
+    cuda::memset_zero(c.raw_data(), c.nbytes());
+    return c;
+  }
+  const int64_t int_max = 2147483647;
+  LORY_CHECK(p.M <= int_max && p.N <= int_max && p.K <= int_max && p.batch <= int_max,
+             "matmul: a ", a.shape().str(), " and b ", b.shape().str(),
+             " give a GEMM of M=", p.M, ", N=", p.N, ", K=", p.K, ", batch=", p.batch,
+             "; expected each below 2^31 on the GPU");
+  cuda::gemm(a.dtype(), ta, tb, p.M, p.N, p.K, 1.0f, a.raw_data(), ta ? p.M : p.K, b.raw_data(),
+             tb ? p.K : p.N, 0.0f, c.raw_data(), p.N, p.batch, p.M * p.K, p.K * p.N, p.M * p.N);
+  return c;
+}
+
 Tensor matmul_forward(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   Plan p = plan_matmul(a, b, ta, tb);
+  if (a.device() == Device::cuda) return matmul_forward_cuda(p, a, b, ta, tb);
   Tensor c = Tensor::empty(p.out, a.dtype());
   dispatch_float(a.dtype(), "matmul", [&](auto zero) {
     using T = decltype(zero);

@@ -11,7 +11,8 @@ namespace lory::ops {
 // broadcast:  a (..., M, K) of rank > 2,             b (K, N) [(N, K)]               -> (..., M, N)
 //             (the linear-layer case: a is treated as one (prod(...)·M, K) matrix, so this is
 //             ONE large GEMM; trans_a is not allowed here)
-// f32 or f64, CPU. Results are bitwise identical for any thread count.
+// f32 or f64 on the CPU (results bitwise identical for any thread count); f32 (TF32 when
+// allow_tf32(), core/precision.h), bf16 or f64 on the GPU through cuBLAS.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
 }  // namespace lory::ops
