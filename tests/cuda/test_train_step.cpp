@@ -131,8 +131,3 @@ TEST_CASE("bf16 mixed precision: fp32 master weights, fp32 loss, close to the fp
     opt.step(1e-3);
   }
 }
-
-TEST_CASE("bf16 precision is refused on the CPU", "[cuda]") {
-  Transformer m(tiny(FfnKind::dense));
-  CHECK_THROWS_WITH(m.set_precision(Precision::bf16), HasSubstr("needs an f32 model on the GPU"));
-}
