@@ -57,9 +57,13 @@ int cmd_train(int argc, char** argv) {
          "to <out_dir>/metrics.jsonl, checkpoints to <out_dir>/checkpoints; Ctrl-C saves one and stops.",
          {{"config", "FILE", "training config (JSON)", ""},
           {"resume", "", "continue from the newest checkpoint in out_dir", ""},
-          {"quiet", "", "no progress output", ""}});
+          {"quiet", "", "no progress output", ""},
+          {"device", "NAME", "overrides the config's device: cpu or cuda", ""},
+          {"precision", "P", "overrides the config's precision: fp32, tf32 or bf16 (GPU)", ""}});
   if (!a.parse(argc, argv, 0)) return 0;
   TrainConfig cfg = TrainConfig::from_file(a.get("config"));
+  if (a.flag("device")) cfg.device = a.get("device");  // checked when training starts
+  if (a.flag("precision")) cfg.precision = a.get("precision");
   TrainResult r = train(cfg, a.flag("resume"), a.flag("quiet"));
   std::printf("%s %lld steps, final loss %.4f, %.0f tokens/s; checkpoint %s\n",
               r.interrupted ? "interrupted after" : "trained", static_cast<long long>(r.steps),

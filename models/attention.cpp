@@ -26,8 +26,10 @@ Tensor Attention::forward(const Tensor& x, KVCache* cache) const {
   const int64_t B = x.size(0), L = x.size(1), D = x.size(2), H = n_heads, Dh = D / H;
   const int64_t past = cache ? cache->length() : 0;
   // (B,L,D) -> (B,L,H,Dh) -> (B,H,L,Dh)
+  // Weights compute in the activations' dtype (mixed precision: bf16 copies of fp32 weights).
   auto heads = [&](const Tensor& w) {
-    return ops::permute(ops::reshape(ops::linear(x, w), Shape{B, L, H, Dh}), {0, 2, 1, 3});
+    return ops::permute(ops::reshape(ops::linear(x, ops::cast(w, x.dtype())), Shape{B, L, H, Dh}),
+                        {0, 2, 1, 3});
   };
   Tensor q = ops::rope(heads(wq), past, rope_theta);
   Tensor k = ops::rope(heads(wk), past, rope_theta);
@@ -41,7 +43,8 @@ Tensor Attention::forward(const Tensor& x, KVCache* cache) const {
     cache->v = v.detach();
   }
   Tensor o = ops::causal_attention(q, k, v);  // (B,H,L,Dh)
-  return ops::linear(ops::reshape(ops::permute(o, {0, 2, 1, 3}), Shape{B, L, D}), wo);
+  return ops::linear(ops::reshape(ops::permute(o, {0, 2, 1, 3}), Shape{B, L, D}),
+                     ops::cast(wo, x.dtype()));
 }
 
 }  // namespace lory

@@ -15,7 +15,10 @@ DenseFfn::DenseFfn(const ModelConfig& c, Generator& gen, double out_std) {
 }
 
 Tensor DenseFfn::forward(const Tensor& h, FfnDecodeState*) {
-  return ops::linear(ops::swiglu(ops::linear(h, w1), ops::linear(h, w3)), w2);
+  const DType dt = h.dtype();  // compute dtype: the weights are cast to it (mixed precision)
+  return ops::linear(
+      ops::swiglu(ops::linear(h, ops::cast(w1, dt)), ops::linear(h, ops::cast(w3, dt))),
+      ops::cast(w2, dt));
 }
 
 void DenseFfn::collect(const std::string& prefix, NamedParams& out) const {

@@ -18,8 +18,9 @@ struct FfnDecodeState {
 class FeedForward {
  public:
   virtual ~FeedForward() = default;
-  // h (B,L,D), the block's normalised input -> (B,L,D). Training-style routing when state is
-  // null; decoding (tokens following state->position) otherwise.
+  // h (B,L,D), the block's normalised input -> (B,L,D) in h's dtype: the weights are cast to it
+  // (bf16 mixed precision), routers compute in their own dtype (fp32). Training-style routing
+  // when state is null; decoding (tokens following state->position) otherwise.
   virtual Tensor forward(const Tensor& h, FfnDecodeState* state = nullptr) = 0;
   virtual void collect(const std::string& prefix, NamedParams& out) const = 0;
   // The auxiliary loss of the last forward pass, already weighted (undefined when none).

@@ -51,7 +51,8 @@ std::vector<int32_t> generate(Transformer& model, const std::vector<int32_t>& pr
   Tensor logits = model.forward(Tensor::from_vector(prompt, {1, static_cast<int64_t>(prompt.size())}), &state);
   for (int64_t step = 0; step < budget; ++step) {
     const int64_t last = logits.size(1) - 1;
-    Tensor row = logits.dtype() == DType::f32 ? logits : logits.to(DType::f32);
+    Tensor row = logits.to(Device::cpu);  // (1,L,V): sampling runs on the host
+    if (row.dtype() != DType::f32) row = row.to(DType::f32);
     int32_t next = sample_token(row.data<float>() + last * V, V, o, gen);
     out.push_back(next);
     if (next == o.stop_token || step + 1 == budget) break;

@@ -25,12 +25,13 @@ void LoryMoE::collect(const std::string& prefix, NamedParams& out) const {
 }
 
 Tensor LoryMoE::router_weights(const Tensor& hbar) const {
-  return ops::softmax(ops::linear(hbar, router));
+  return ops::softmax(ops::linear(ops::cast(hbar, router.dtype()), router));
 }
 
 Tensor LoryMoE::forward(const Tensor& h, FfnDecodeState* state) {
   if (state) return forward_decode(h, *state);
   const int64_t B = h.size(0), E = router.size(1), T = segment_len;
+  const DType dt = h.dtype();  // compute dtype of the experts; the router stays in its own
 
   // 1. Segment means: hbar[b,k] = (1/T) Σ_{t in segment k} h[b,t]                  (B,N,D)
   Tensor hbar = ops::segment_mean(h, T);
@@ -42,14 +43,15 @@ Tensor LoryMoE::forward(const Tensor& h, FfnDecodeState* state) {
   // 3. Causal shift: ê[b,k] = e[b,k-1] for k >= 2. Segment 1 has no predecessor: it routes
   //    itself with no gradient through that path (the paper), or uniformly (no leak at all).
   Tensor first = first_segment == FirstSegment::uniform
-                     ? Tensor::full({B, 1, E}, 1.0 / static_cast<double>(E), h.dtype())
+                     ? Tensor::full({B, 1, E}, 1.0 / static_cast<double>(E), e.dtype(), h.device())
                      : ops::narrow(e, 1, 0, 1).detach();
   Tensor e_hat = N == 1 ? first : ops::concat({first, ops::narrow(e, 1, 0, N - 1)}, 1);
   last_routing = e_hat.detach();
 
   // 4-5. Merge the experts per segment (Wbar = Σ_i ê_i W_i) and run each segment's SwiGLU
   //      with its merged weights; the merged weights are recomputed in backward, never kept.
-  return ops::lory_ffn(h, e_hat, w1, w3, w2, T);
+  return ops::lory_ffn(h, ops::cast(e_hat, dt), ops::cast(w1, dt), ops::cast(w3, dt),
+                       ops::cast(w2, dt), T);
 }
 
 // Decoding. Prompt-only routing: the first call (the prompt) fixes one decision per layer from
@@ -59,11 +61,16 @@ Tensor LoryMoE::forward(const Tensor& h, FfnDecodeState* state) {
 // in segment 1 (self_stopgrad; identical to training when the prompt covers segment 1).
 Tensor LoryMoE::forward_decode(const Tensor& h, FfnDecodeState& st) {
   const int64_t B = h.size(0), L = h.size(1), D = h.size(2), E = router.size(1);
+  const DType dt = h.dtype();
+  auto ffn = [&](const Tensor& x, const Tensor& route, int64_t T) {  // route (B,1,E)
+    return ops::lory_ffn(x, ops::cast(route, dt), ops::cast(w1, dt), ops::cast(w3, dt),
+                         ops::cast(w2, dt), T);
+  };
   if (prompt_only_routing) {
     if (!st.route.defined()) st.route = router_weights(ops::mean(h, 1)).detach();  // (B,E)
     st.position += L;
     last_routing = st.route.view({B, 1, E});
-    return ops::lory_ffn(h, last_routing, w1, w3, w2, L);
+    return ffn(h, last_routing, L);
   }
   const int64_t T = segment_len;
   std::vector<Tensor> pieces;
@@ -73,14 +80,14 @@ Tensor LoryMoE::forward_decode(const Tensor& h, FfnDecodeState& st) {
     Tensor piece_sum = ops::sum(piece, 1);  // (B,D)
     if (in_segment == 0) {
       st.route = st.next_route;
-      st.segment_sum = Tensor::zeros({B, D}, h.dtype());
+      st.segment_sum = Tensor::zeros({B, D}, h.dtype(), h.device());
     }
     st.segment_sum = ops::add(st.segment_sum, piece_sum).detach();
     if (!st.route.defined())  // segment 1
       st.route = first_segment == FirstSegment::uniform
-                     ? Tensor::full({B, E}, 1.0 / static_cast<double>(E), h.dtype())
+                     ? Tensor::full({B, E}, 1.0 / static_cast<double>(E), router.dtype(), h.device())
                      : router_weights(ops::mul_scalar(piece_sum, 1.0 / n)).detach();
-    pieces.push_back(ops::lory_ffn(piece, st.route.view({B, 1, E}), w1, w3, w2, n));
+    pieces.push_back(ffn(piece, st.route.view({B, 1, E}), n));
     st.position += n;
     t += n;
     if (st.position % T == 0)

@@ -8,6 +8,21 @@
 
 namespace lory {
 
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::fp32: return "fp32";
+    case Precision::tf32: return "tf32";
+    case Precision::bf16: return "bf16";
+  }
+  return "?";
+}
+
+Precision parse_precision(const std::string& name) {
+  for (Precision p : {Precision::fp32, Precision::tf32, Precision::bf16})
+    if (name == precision_name(p)) return p;
+  LORY_FAIL("precision '", name, "' is unknown; expected 'fp32', 'tf32' or 'bf16'");
+}
+
 Transformer::Transformer(const ModelConfig& config, DType dtype) : config_(config) {
   config_.validate();
   const ModelConfig& c = config_;
@@ -28,22 +43,38 @@ Transformer::Transformer(const ModelConfig& config, DType dtype) : config_(confi
     for (auto& [name, p] : parameters()) Tensor(p).set_data(p.to(dtype));
 }
 
-Tensor Transformer::forward(const Tensor& ids, DecodeState* state) {
+void Transformer::to(Device target) {
+  for (auto& [name, p] : parameters()) Tensor(p).set_data(p.detach().to(target));
+}
+
+void Transformer::set_precision(Precision p) {
+  LORY_CHECK(p != Precision::bf16 || (device() == Device::cuda && dtype() == DType::f32),
+             "Transformer: precision 'bf16' needs an f32 model on the GPU (the CPU has no bf16 "
+             "kernels); this model is ", dtype_name(dtype()), " on ", device_name(device()),
+             ". Use precision 'fp32' on the CPU");
+  precision_ = p;
+}
+
+Tensor Transformer::forward(const Tensor& ids_in, DecodeState* state) {
+  const Tensor ids = ids_in.defined() ? ids_in.to(device()) : ids_in;
   check_dtype(ids, DType::i32, "Transformer::forward", "ids");
   check_rank(ids, 2, "Transformer::forward", "ids");
   const int64_t past = state ? state->position : 0;
   LORY_CHECK(past + ids.size(1) <= config_.max_seq, "Transformer::forward: ", past + ids.size(1),
              " positions exceed max_seq ", config_.max_seq);
-  Tensor x = ops::embedding(ids, tok_emb);  // (B,L,D)
+  // Activations in the compute dtype: every weight is cast to it where used (a no-op in fp32).
+  const DType dt = compute_dtype();
+  Tensor x = ops::cast(ops::embedding(ids, tok_emb), dt);  // (B,L,D)
   for (size_t i = 0; i < layers.size(); ++i) {
     Block& b = layers[i];
     KVCache* kv = state ? &state->kv[i] : nullptr;
     FfnDecodeState* fs = state ? &state->ffn[i] : nullptr;
-    x = ops::add(x, b.attn.forward(ops::rmsnorm(x, b.attn_norm, config_.norm_eps), kv));
-    x = ops::add(x, b.ffn->forward(ops::rmsnorm(x, b.ffn_norm, config_.norm_eps), fs));
+    x = ops::add(x, b.attn.forward(ops::rmsnorm(x, ops::cast(b.attn_norm, dt), config_.norm_eps), kv));
+    x = ops::add(x, b.ffn->forward(ops::rmsnorm(x, ops::cast(b.ffn_norm, dt), config_.norm_eps), fs));
   }
   if (state) state->position += ids.size(1);
-  return ops::linear(ops::rmsnorm(x, norm, config_.norm_eps), lm_head);  // (B,L,V)
+  return ops::linear(ops::rmsnorm(x, ops::cast(norm, dt), config_.norm_eps),
+                     ops::cast(lm_head, dt));  // (B,L,V)
 }
 
 LossParts Transformer::loss(const Tensor& ids, const Tensor& targets, int64_t skip) {
@@ -52,14 +83,15 @@ LossParts Transformer::loss(const Tensor& ids, const Tensor& targets, int64_t sk
              targets.shape().str(), " but ids have ", ids.shape().str(), "; expected equal");
   const int64_t B = ids.size(0), L = ids.size(1), V = config_.vocab;
   LORY_CHECK(skip >= 0 && skip < L, "Transformer::loss: skip ", skip, " must be in 0..", L - 1);
-  Tensor logits = forward(ids);
+  Tensor logits = ops::cast(forward(ids), dtype());  // the loss in the master dtype (fp32)
   Tensor scored = targets;
   if (skip > 0) {  // ignore the first `skip` positions of every sequence
-    scored = targets.clone();
+    scored = targets.to(Device::cpu).clone();
     int32_t* t = scored.data<int32_t>();
     for (int64_t b = 0; b < B; ++b)
       for (int64_t l = 0; l < skip; ++l) t[b * L + l] = -100;
   }
+  scored = scored.to(device());
   LossParts parts;
   parts.ce = ops::cross_entropy(ops::reshape(logits, Shape{B * L, V}), scored.view({B * L}), -100);
   parts.total = parts.ce;

@@ -15,6 +15,14 @@
 
 namespace lory {
 
+// Training precision (docs/training.md): fp32; tf32 (fp32 with TF32 tensor-core GEMMs on the
+// GPU, core/precision.h — set by whoever runs the model); bf16 mixed precision (fp32 master
+// weights cast to bf16 for the blocks and the LM head, bf16 activations, routers and the loss in
+// fp32, fp32 gradients into the master weights through the cast's backward; GPU only).
+enum class Precision { fp32, tf32, bf16 };
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& name);  // "fp32" | "tf32" | "bf16", else a clear error
+
 struct Block {
   Tensor attn_norm, ffn_norm;  // (D)
   Attention attn;
@@ -41,12 +49,22 @@ class Transformer {
   explicit Transformer(const ModelConfig& config, DType dtype = DType::f32);
 
   const ModelConfig& config() const { return config_; }
-  DType dtype() const { return tok_emb.dtype(); }
-  // ids i32 (B,L) -> logits (B,L,V). With a decode state, ids are the tokens that follow the
-  // ones already seen (the state is updated).
+  DType dtype() const { return tok_emb.dtype(); }      // of the (master) parameters
+  Device device() const { return tok_emb.device(); }
+  // Moves every parameter to `device` in place (set_data: handles held elsewhere follow);
+  // gradients are dropped. Optimizers must be created after the move.
+  void to(Device device);
+  // bf16 needs the model on the GPU in f32; fp32 and tf32 change nothing here.
+  void set_precision(Precision p);
+  Precision precision() const { return precision_; }
+  // The dtype activations compute in: bf16 under bf16 precision, else the parameters' dtype.
+  DType compute_dtype() const { return precision_ == Precision::bf16 ? DType::bf16 : dtype(); }
+  // ids i32 (B,L) (on any device: copied to the model's) -> logits (B,L,V) in compute_dtype().
+  // With a decode state, ids are the tokens that follow the ones already seen (state updated).
   Tensor forward(const Tensor& ids, DecodeState* state = nullptr);
   // Mean cross-entropy of logits against targets (B,L) at positions >= skip (positions before
-  // are not scored: perplexity over segments 2..N uses skip = T), plus auxiliary losses.
+  // are not scored: perplexity over segments 2..N uses skip = T), plus auxiliary losses. The
+  // logits are cast to the parameters' dtype first: the loss is fp32 under bf16 precision.
   LossParts loss(const Tensor& ids, const Tensor& targets, int64_t skip = 0);
 
   // Every parameter, named ("tok_emb", "layers.3.ffn.w1", ...), in a fixed order.
@@ -68,6 +86,7 @@ class Transformer {
 
  private:
   ModelConfig config_;
+  Precision precision_ = Precision::fp32;
 };
 
 // Copies the values of `from` into the parameters of `to` with the same names (shapes must

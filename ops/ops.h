@@ -38,3 +38,6 @@
 #include "ops/attention.h"      // causal_attention(q, k, v)            (B,H,Lq,Dh), (B,H,Lk,Dh) x2 -> (B,H,Lq,Dh)
 #include "ops/segment_mean.h"   // segment_mean(x, T)                   (B, L, D) -> (B, ceil(L/T), D)
 #include "ops/lory_ffn.h"       // lory_ffn(x, route, w1, w3, w2, T)    (B,L,D), (B,N,E), experts -> (B,L,D)
+
+// Mixed precision
+#include "ops/cast.h"           // cast(x, dtype)                       (...) -> (...) in dtype

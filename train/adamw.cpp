@@ -1,4 +1,5 @@
-// AdamW update and gradient clipping, CPU kernels (f32 and f64 parameters).
+// AdamW update and gradient clipping: CPU kernels (f32 and f64 parameters); parameters on the
+// GPU go to the multi-tensor kernels of train/cuda/adamw.h (f32, bf16, f64).
 //   m ← β1·m + (1−β1)·g        v ← β2·v + (1−β2)·g²
 //   θ ← θ − lr·( m/(1−β1ᵗ) / (sqrt(v/(1−β2ᵗ)) + ε) + λ·θ )     (λ only for decayed parameters)
 #include "train/adamw.h"
@@ -8,6 +9,7 @@
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "train/cuda/adamw.h"
 
 namespace lory {
 
@@ -59,14 +61,47 @@ double sum_squares(const T* x, int64_t n) {
 }
 }  // namespace
 
+namespace {
+// The GPU parameters of one dtype with a gradient, as the lists the multi-tensor launchers take.
+struct DeviceLists {
+  std::vector<void*> x;
+  std::vector<const void*> g;
+  std::vector<float*> m, v;
+  std::vector<int64_t> n;
+  std::vector<double> wd;
+  int count() const { return static_cast<int>(x.size()); }
+};
+}  // namespace
+
 void AdamW::step(double lr) {
   NoGradGuard no_grad;
   ++steps_;
+  for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+    DeviceLists gpu;
+    for (size_t i = 0; i < params_.size(); ++i) {
+      const Tensor& p = params_[i].second;
+      Tensor g = p.grad();
+      if (!g.defined() || p.device() != Device::cuda || p.dtype() != dt) continue;
+      check_same_device(p, g, "AdamW::step", params_[i].first.c_str(), "its gradient");
+      check_same_device(p, m_[i], "AdamW::step", params_[i].first.c_str(), "its optimizer state");
+      gpu.x.push_back(p.raw_data());
+      gpu.g.push_back(g.raw_data());
+      gpu.m.push_back(static_cast<float*>(m_[i].raw_data()));
+      gpu.v.push_back(static_cast<float*>(v_[i].raw_data()));
+      gpu.n.push_back(p.numel());
+      gpu.wd.push_back(decays_[i] ? options_.weight_decay : 0.0);
+    }
+    if (gpu.count() == 0) continue;
+    const double c1 = 1.0 - std::pow(options_.beta1, static_cast<double>(steps_));
+    const double c2 = 1.0 - std::pow(options_.beta2, static_cast<double>(steps_));
+    cuda::adamw_step(dt, gpu.count(), gpu.x.data(), gpu.g.data(), gpu.m.data(), gpu.v.data(),
+                     gpu.n.data(), gpu.wd.data(), lr, options_.beta1, options_.beta2,
+                     options_.eps, c1, c2);
+  }
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i].second;
     Tensor g = p.grad();
-    if (!g.defined()) continue;
-    check_cpu(p, "AdamW::step", params_[i].first.c_str());
+    if (!g.defined() || p.device() == Device::cuda) continue;
     const double wd = decays_[i] ? options_.weight_decay : 0.0;
     dispatch_float(p.dtype(), "AdamW::step", [&](auto zero) {
       using T = decltype(zero);
@@ -110,23 +145,42 @@ size_t AdamW::index_of(const std::string& name) const {
 Tensor& AdamW::exp_avg(const std::string& name) { return m_[index_of(name)]; }
 Tensor& AdamW::exp_avg_sq(const std::string& name) { return v_[index_of(name)]; }
 
+// The global norm adds the CPU tensors' sums (per tensor, in order), then the GPU tensors' sum
+// (per dtype, f32 then bf16 then f64). A model lives on one device, so one of the two is empty.
 double clip_grad_norm(const NamedParams& params, double max_norm) {
   double total = 0;
   for (const auto& [name, p] : params) {
     Tensor g = p.grad();
-    if (!g.defined()) continue;
-    check_cpu(g, "clip_grad_norm", name.c_str());
+    if (!g.defined() || g.device() == Device::cuda) continue;
     dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
       using T = decltype(zero);
       total += sum_squares<T>(g.data<T>(), g.numel());
     });
+  }
+  auto gpu_lists = [&](DType dt, std::vector<void*>& xs, std::vector<int64_t>& ns) {
+    for (const auto& [name, p] : params) {
+      Tensor g = p.grad();
+      if (!g.defined() || g.device() != Device::cuda || g.dtype() != dt) continue;
+      xs.push_back(g.raw_data());
+      ns.push_back(g.numel());
+    }
+  };
+  for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+    std::vector<void*> xs;
+    std::vector<int64_t> ns;
+    gpu_lists(dt, xs, ns);
+    if (xs.empty()) continue;
+    double s = 0;
+    cuda::sum_squares(dt, static_cast<int>(xs.size()),
+                      const_cast<const void* const*>(xs.data()), ns.data(), &s);
+    total += s;
   }
   const double norm = std::sqrt(total);
   if (max_norm > 0 && norm > max_norm) {
     const double s = max_norm / (norm + 1e-6);
     for (const auto& [name, p] : params) {
       Tensor g = p.grad();
-      if (!g.defined()) continue;
+      if (!g.defined() || g.device() == Device::cuda) continue;
       dispatch_float(g.dtype(), "clip_grad_norm", [&](auto zero) {
         using T = decltype(zero);
         T* gp = g.data<T>();
@@ -134,6 +188,12 @@ double clip_grad_norm(const NamedParams& params, double max_norm) {
           for (int64_t i = b; i < e; ++i) gp[i] = static_cast<T>(gp[i] * s);
         });
       });
+    }
+    for (DType dt : {DType::f32, DType::bf16, DType::f64}) {
+      std::vector<void*> xs;
+      std::vector<int64_t> ns;
+      gpu_lists(dt, xs, ns);
+      if (!xs.empty()) cuda::scale_tensors(dt, static_cast<int>(xs.size()), xs.data(), ns.data(), s);
     }
   }
   return norm;

@@ -48,12 +48,15 @@ std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData&
   for_each_domain_batch(valid, o, [&](const std::string& domain, const Batch& batch) {
     const int64_t B = batch.tokens.size(0);
     Tensor targets = batch.targets();
-    Tensor logits = ops::reshape(model.forward(batch.inputs()), Shape{B * L, model.config().vocab});
-    sum[domain] += ops::cross_entropy(logits, targets.view({B * L})).item() * static_cast<double>(B * L);
+    // Logits in the parameters' dtype (fp32 under bf16 precision), on the model's device.
+    Tensor logits = ops::reshape(ops::cast(model.forward(batch.inputs()), model.dtype()),
+                                 Shape{B * L, model.config().vocab});
+    sum[domain] += ops::cross_entropy(logits, targets.view({B * L}).to(logits.device())).item() *
+                   static_cast<double>(B * L);
     if (skip > 0) {  // the same logits, positions < skip ignored
       int32_t* t = targets.data<int32_t>();
       for (int64_t b = 0; b < B; ++b) std::fill(t + b * L, t + b * L + skip, -100);
-      sum_after[domain] += ops::cross_entropy(logits, targets.view({B * L})).item() *
+      sum_after[domain] += ops::cross_entropy(logits, targets.view({B * L}).to(logits.device())).item() *
                            static_cast<double>(B * (L - skip));
     }
     out[domain].tokens += B * L;

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <vector>
 
+#include "core/cuda/blas.h"
+#include "core/precision.h"
 #include "core/random.h"
 #include "models/transformer.h"
 #include "train/adamw.h"
@@ -18,9 +20,13 @@ double model_flops_per_token(const ModelConfig& c, int64_t L) {
   return 6 * non_embedding + 6.0 * static_cast<double>(c.n_layers) * static_cast<double>(L) * D;
 }
 
-StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup) {
+StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup,
+                                    Device device, Precision precision) {
   c.validate_sequence_length(L);
+  Tf32Guard tf32(precision == Precision::tf32);
   Transformer model(c);
+  model.to(device);
+  model.set_precision(precision);
   AdamW opt(model.parameters(), AdamWOptions{});
   Generator gen(7);
   std::vector<int32_t> ids(B * (L + 1));
@@ -32,18 +38,25 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
       inputs.data<int32_t>()[b * L + t] = ids[b * (L + 1) + t];
       targets.data<int32_t>()[b * L + t] = ids[b * (L + 1) + t + 1];
     }
+  inputs = inputs.to(device);
+  targets = targets.to(device);
   auto step = [&] {
     model.loss(inputs, targets).total.backward();
     clip_grad_norm(model.parameters(), 1.0);
     opt.step(1e-4);
     opt.zero_grad();
   };
+  auto sync = [&] {
+    if (device == Device::cuda) cuda::synchronize();
+  };
   for (int i = 0; i < warmup; ++i) step();
-  reset_peak_memory();
+  sync();
+  reset_peak_memory(device);
   std::vector<double> ms;
   for (int i = 0; i < steps; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     step();
+    sync();
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   }
   std::sort(ms.begin(), ms.end());
@@ -51,7 +64,7 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
   r.step_ms = ms[ms.size() / 2];
   r.tokens_per_s = static_cast<double>(B * L) / (r.step_ms / 1000.0);
   r.model_gflops = r.tokens_per_s * model_flops_per_token(c, L) / 1e9;
-  r.peak_bytes = memory_stats().peak_bytes;
+  r.peak_bytes = memory_stats(device).peak_bytes;
   r.params = model.parameter_count();
   r.active_params = model.active_parameter_count();
   return r;

@@ -5,7 +5,7 @@
 #pragma once
 #include <cstdint>
 
-#include "models/config.h"
+#include "models/transformer.h"
 
 namespace lory {
 
@@ -13,14 +13,17 @@ struct StepBenchResult {
   double tokens_per_s = 0;   // median over the timed steps
   double step_ms = 0;        // median
   double model_gflops = 0;   // model FLOPs per second at the median step
-  int64_t peak_bytes = 0;    // peak live bytes during the timed steps (CPU allocator)
+  int64_t peak_bytes = 0;    // peak live bytes during the timed steps (the device's allocator)
   int64_t params = 0, active_params = 0;
 };
 
 double model_flops_per_token(const ModelConfig& c, int64_t L);
 
 // Times `steps` training steps after `warmup` untimed ones (batch B of length L).
+// On the GPU (device cuda) each step ends with a device synchronisation before the clock stops;
+// precision as in docs/training.md (tf32 sets TF32 GEMMs for the call).
 StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps,
-                                    int warmup = 1);
+                                    int warmup = 1, Device device = Device::cpu,
+                                    Precision precision = Precision::fp32);
 
 }  // namespace lory

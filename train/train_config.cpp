@@ -64,6 +64,8 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& b
   c.out_dir = path(r.get_string("out_dir", c.out_dir));
   c.seed = static_cast<uint64_t>(r.get_int("seed", static_cast<int64_t>(c.seed)));
   c.threads = static_cast<int>(r.get_int("threads", c.threads));
+  c.device = r.get_string("device", c.device);
+  c.precision = r.get_string("precision", c.precision);
   r.finish();
 
   auto positive = [](const char* key, int64_t v) {
@@ -85,6 +87,13 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& b
   LORY_CHECK(c.eval_interval >= 0 && c.checkpoint_interval >= 0,
              "training config: intervals must be >= 0");
   LORY_CHECK(c.threads >= 0, "training config: 'threads' is ", c.threads, "; expected >= 0");
+  LORY_CHECK(c.device == "cpu" || c.device == "cuda", "training config: 'device' is '", c.device,
+             "'; expected 'cpu' or 'cuda'");
+  LORY_CHECK(c.precision == "fp32" || c.precision == "tf32" || c.precision == "bf16",
+             "training config: 'precision' is '", c.precision, "'; expected 'fp32', 'tf32' or 'bf16'");
+  LORY_CHECK(c.precision != "bf16" || c.device == "cuda",
+             "training config: 'precision' 'bf16' needs 'device' 'cuda' (the CPU has no bf16 "
+             "kernels); use 'fp32' on the CPU");
   c.model.validate_sequence_length(c.seq_len);
   return c;
 }
@@ -108,6 +117,8 @@ nlohmann::json TrainConfig::to_json() const {
   j["keep_checkpoints"] = keep_checkpoints;
   j["out_dir"] = out_dir;
   j["threads"] = threads;
+  j["device"] = device;
+  j["precision"] = precision;
   return j;
 }
 

@@ -38,6 +38,8 @@ struct TrainConfig {
   std::string out_dir = "runs/run";
   uint64_t seed = 1;            // data order and shuffling (the model has its own seed)
   int threads = 0;              // 0: all cores
+  std::string device = "cpu";   // "cpu" | "cuda"
+  std::string precision = "fp32";  // "fp32" | "tf32" | "bf16" (Precision in models/transformer.h)
 
   int64_t total_steps() const;
   int64_t dense_warmup_steps() const;  // 0 unless a Lory model

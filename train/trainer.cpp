@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "core/json_reader.h"
+#include "core/precision.h"
 #include "core/threads.h"
 #include "data/loader.h"
 #include "data/ordering.h"
@@ -40,7 +41,29 @@ struct Run {
   bool dense_phase = false;
   int64_t step = 0;  // optimizer steps done
   int32_t eot = 0;
+  Device device = Device::cpu;
+  Precision precision = Precision::fp32;
 };
+
+// The configured device, checked against what this build and machine offer.
+Device resolve_device(const std::string& name) {
+  if (name == "cpu") return Device::cpu;
+  LORY_CHECK(name == "cuda", "training config: 'device' is '", name, "'; expected 'cpu' or 'cuda'");
+#ifndef LORY_WITH_CUDA
+  LORY_FAIL("device 'cuda' requested but this build has no CUDA backend; reconfigure with "
+            "-DLORY_CUDA=ON on a machine with the CUDA toolkit, or use device 'cpu'");
+#endif
+  LORY_CHECK(cuda::available(), "device 'cuda' requested but no CUDA device is present; use "
+             "device 'cpu'");
+  return Device::cuda;
+}
+
+// A model built (or loaded) on the CPU goes to the run's device and precision; optimizers are
+// created after this, so their state lives next to the parameters.
+void place(const Run& r, Transformer& model) {
+  model.to(r.device);
+  model.set_precision(r.precision);
+}
 
 ModelConfig phase_config(const TrainConfig& c, bool dense) {
   ModelConfig m = c.model;
@@ -52,6 +75,7 @@ ModelConfig phase_config(const TrainConfig& c, bool dense) {
 // (LORY.md §3 DECISION); routers start fresh with zero moments.
 void upcycle_run(Run& r) {
   auto lory = std::make_unique<Transformer>(upcycle(*r.model, r.cfg.model));
+  place(r, *lory);
   auto opt = std::make_unique<AdamW>(lory->parameters(), r.cfg.adamw);
   const int64_t E = r.cfg.model.n_experts;
   for (const auto& [name, p] : r.model->parameters()) {
@@ -108,8 +132,9 @@ void resume_run(Run& r, const std::string& checkpoint) {
   r.dense_phase = t.at("phase") == "dense";
   r.model = std::make_unique<Transformer>(phase_config(r.cfg, r.dense_phase));
   assign_named(c.model, r.model->parameters(), checkpoint + "/model.safetensors");
+  place(r, *r.model);
   r.opt = std::make_unique<AdamW>(r.model->parameters(), r.cfg.adamw);
-  r.opt->load_state(c.optimizer, t.at("optimizer_steps").get<int64_t>());
+  r.opt->load_state(c.optimizer, t.at("optimizer_steps").get<int64_t>());  // copied to the device
   r.loader->load_state(t.at("loader"));
 }
 
@@ -155,6 +180,11 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   Run r;
   r.cfg = config;
   if (r.cfg.threads > 0) set_num_threads(r.cfg.threads);
+  r.device = resolve_device(r.cfg.device);
+  r.precision = parse_precision(r.cfg.precision);
+  LORY_CHECK(r.precision != Precision::bf16 || r.device == Device::cuda,
+             "training config: 'precision' 'bf16' needs 'device' 'cuda'; use 'fp32' on the CPU");
+  Tf32Guard tf32(r.precision == Precision::tf32);  // GPU GEMMs only; restored on return
   fs::create_directories(r.cfg.out_dir);
 
   // Data: the training shard in the configured document order, and the held-out shard.
@@ -192,6 +222,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   } else {
     r.dense_phase = warm > 0;
     r.model = std::make_unique<Transformer>(phase_config(r.cfg, r.dense_phase));
+    place(r, *r.model);
     r.opt = std::make_unique<AdamW>(r.model->parameters(), r.cfg.adamw);
     std::ofstream(metrics_path, std::ios::trunc);
     std::ofstream(timing_path, std::ios::trunc);
@@ -225,7 +256,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
     double loss = 0, ce = 0, aux = 0;
     for (int64_t micro = 0; micro < r.cfg.grad_accum; ++micro) {
       Batch batch = r.loader->next();
-      LossParts parts = r.model->loss(batch.inputs(), batch.targets());
+      LossParts parts = r.model->loss(batch.inputs().to(r.device), batch.targets().to(r.device));
       ops::mul_scalar(parts.total, 1.0 / static_cast<double>(r.cfg.grad_accum)).backward();
       loss += parts.total.item() / r.cfg.grad_accum;
       ce += parts.ce.item() / r.cfg.grad_accum;
@@ -254,7 +285,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
       metrics.flush();
       const double tps = window_steps * tokens_per_step / std::max(window_seconds, 1e-9);
       const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
-      const MemoryStats mem = memory_stats();
+      const MemoryStats mem = memory_stats(r.device);
       timing << nlohmann::json{{"step", r.step}, {"tokens_per_s", tps}, {"elapsed_s", elapsed},
                                {"live_bytes", mem.live_bytes}, {"peak_bytes", mem.peak_bytes}}
                     .dump()

@@ -1,5 +1,7 @@
 // The whole model: config checking, parameter counts, gradients of the loss with respect to
 // every parameter, causality, upcycling, the top-k baseline.
+#include <cstring>
+
 #include <nlohmann/json.hpp>
 
 #include "catch_compat.h"
@@ -150,4 +152,28 @@ TEST_CASE("loss skips the first positions when asked (perplexity over segments 2
   for (int64_t p = 2; p < 8; ++p) manual -= logp.at(p * 7 + targets.at(p));
   CHECK(later == Approx(manual / 6).epsilon(1e-5));
   CHECK(all != later);
+}
+
+TEST_CASE("precision names, bf16 refused on the CPU, to(cpu) changes nothing", "[models]") {
+  CHECK(parse_precision("tf32") == Precision::tf32);
+  CHECK(std::string(precision_name(Precision::bf16)) == "bf16");
+  CHECK_THROWS_WITH(parse_precision("fp16"), HasSubstr("expected 'fp32', 'tf32' or 'bf16'"));
+  ModelConfig c;
+  c.vocab = 50;
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.max_seq = 16;
+  c.segment_len = 4;
+  c.n_experts = 2;
+  Transformer m(c);
+  CHECK_THROWS_WITH(m.set_precision(Precision::bf16), HasSubstr("needs an f32 model on the GPU"));
+  m.set_precision(Precision::tf32);  // nothing to do on the CPU
+  CHECK(m.compute_dtype() == DType::f32);
+  Tensor ids = Tensor::from_vector(std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 8}, {1, 8});
+  Tensor before = m.forward(ids);
+  m.to(Device::cpu);
+  CHECK(m.device() == Device::cpu);
+  Tensor after = m.forward(ids);
+  CHECK(std::memcmp(before.raw_data(), after.raw_data(), before.nbytes()) == 0);
 }

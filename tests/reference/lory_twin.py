@@ -60,8 +60,8 @@ def rmsnorm(x, w, eps):
 def rope(x, theta):  # x (B,H,L,Dh)
     L, Dh = x.shape[2], x.shape[3]
     half = Dh // 2
-    freq = theta ** (-2.0 * torch.arange(half, dtype=torch.float64) / Dh)
-    angle = torch.arange(L, dtype=torch.float64)[:, None] * freq[None, :]
+    freq = theta ** (-2.0 * torch.arange(half, dtype=torch.float64, device=x.device) / Dh)
+    angle = torch.arange(L, dtype=torch.float64, device=x.device)[:, None] * freq[None, :]
     cos, sin = angle.cos().to(x.dtype), angle.sin().to(x.dtype)
     x1, x2 = x[..., :half], x[..., half:]
     return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1)
@@ -76,7 +76,7 @@ def attention(x, p, pre, cfg):
     k = rope(heads(p[pre + "wk"]), cfg["rope_theta"])
     v = heads(p[pre + "wv"])
     s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-    mask = torch.ones(L, L, dtype=torch.bool).tril()
+    mask = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
     s = s.masked_fill(~mask, float("-inf"))
     o = torch.softmax(s, dim=-1) @ v
     return o.transpose(1, 2).reshape(B, L, D) @ p[pre + "wo"]
@@ -96,7 +96,7 @@ def lory_ffn(h, p, pre, cfg):
     e = torch.softmax(hbar @ p[pre + "router"], dim=-1)                          # (B,N,E)
     # 3. causal shift
     if cfg["first_segment"] == "uniform":
-        first = torch.full((B, 1, E), 1.0 / E, dtype=h.dtype)
+        first = torch.full((B, 1, E), 1.0 / E, dtype=e.dtype, device=h.device)
     else:
         first = e[:, :1].detach()
     e_hat = torch.cat([first, e[:, :N - 1]], 1)

@@ -154,3 +154,23 @@ TEST_CASE("a diverging run stops with the step and keeps its last checkpoint", "
   REQUIRE(!last.empty());
   CHECK_NOTHROW(load_checkpoint(last));
 }
+
+TEST_CASE("training configs check device and precision", "[train]") {
+  nlohmann::json j = tiny_run("dev", 5).to_json();
+  CHECK(j["device"] == "cpu");
+  CHECK(j["precision"] == "fp32");
+  j["device"] = "gpu";
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("'device' is 'gpu'; expected 'cpu' or 'cuda'"));
+  j = tiny_run("dev", 5).to_json();
+  j["precision"] = "fp16";
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("'precision' is 'fp16'"));
+  j["precision"] = "bf16";
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("needs 'device' 'cuda'"));
+  j["device"] = "cuda";
+  TrainConfig c = TrainConfig::from_json(j);
+  CHECK(c.device == "cuda");
+  CHECK(c.precision == "bf16");
+  CHECK(c.identity() == tiny_run("dev", 5).identity());  // bookkeeping, not the run's identity
+  if (!cuda::available())  // a CPU build or a machine without a GPU: one clear line
+    CHECK_THROWS_WITH(train(c, false, true), HasSubstr("device 'cuda' requested but"));
+}
