@@ -70,22 +70,6 @@ fi
 ctest_note() { grep -E "tests passed|tests failed" "$1" | tail -n 1; }
 step gpu-tests 150 ctest_cuda.log ctest --test-dir "$BUILD" -L cuda --output-on-failure --timeout 120
 note "$(ctest_note "$LOG_DIR/ctest_cuda.log")"
-step cpu-tests 120 ctest_cpu.log ctest --test-dir "$BUILD" -LE "cuda|cli" -j"$JOBS" --timeout 90 \
-  --output-on-failure
-note "$(ctest_note "$LOG_DIR/ctest_cpu.log")"
-
-SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-PARITY=$BUILD/tests/cuda_test_op_parity
-[ -x "$PARITY" ] || PARITY=$(find "$BUILD" -name cuda_test_op_parity -type f -perm -u+x | head -n 1)
-if [ -x "$SAN" ] && [ -n "$PARITY" ] && [ -x "$PARITY" ]; then
-  step memcheck 75 memcheck.log "$SAN" --tool memcheck --error-exitcode 1 "$PARITY"
-  note "$(grep -E "ERROR SUMMARY" "$LOG_DIR/memcheck.log" | tail -n 1)"
-  step racecheck 75 racecheck.log "$SAN" --tool racecheck --error-exitcode 1 "$PARITY"
-  note "$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$LOG_DIR/racecheck.log" | tail -n 1)"
-else
-  SUMMARY+=("$(printf '%-22s %-9s %6s  %s' sanitizers SKIPPED - "no compute-sanitizer or no parity test binary")")
-fi
-
 PEAK=${GPU_CHECK_PEAK_TFLOPS:-0}
 GEMM=$(find "$BUILD" -maxdepth 2 -name bench_gpu_gemm -type f -perm -u+x | head -n 1)
 if [ -n "$GEMM" ]; then
@@ -112,10 +96,29 @@ fi
 if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
   step twin-eager 75 twin_eager.log python3 bench/torch_twin_gpu.py --modes eager --steps 3
   note "$(grep -cE '^\{' "$LOG_DIR/twin_eager.log") runs"
-  step twin-compile 120 twin_compile.log python3 bench/torch_twin_gpu.py --modes compile --steps 3
-  note "$(grep -cE '^\{' "$LOG_DIR/twin_compile.log") runs"
 else
   SUMMARY+=("$(printf '%-22s %-9s %6s  %s' twin SKIPPED - "python3 torch with CUDA not found")")
+fi
+
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+PARITY=$BUILD/tests/cuda_test_op_parity
+[ -x "$PARITY" ] || PARITY=$(find "$BUILD" -name cuda_test_op_parity -type f -perm -u+x | head -n 1)
+if [ -x "$SAN" ] && [ -n "$PARITY" ] && [ -x "$PARITY" ]; then
+  step memcheck 75 memcheck.log "$SAN" --tool memcheck --error-exitcode 1 "$PARITY"
+  note "$(grep -E "ERROR SUMMARY" "$LOG_DIR/memcheck.log" | tail -n 1)"
+  step racecheck 75 racecheck.log "$SAN" --tool racecheck --error-exitcode 1 "$PARITY"
+  note "$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$LOG_DIR/racecheck.log" | tail -n 1)"
+else
+  SUMMARY+=("$(printf '%-22s %-9s %6s  %s' sanitizers SKIPPED - "no compute-sanitizer or no parity test binary")")
+fi
+
+step cpu-tests 120 ctest_cpu.log ctest --test-dir "$BUILD" -LE "cuda|cli" -j"$JOBS" --timeout 90 \
+  --output-on-failure
+note "$(ctest_note "$LOG_DIR/ctest_cpu.log")"
+
+if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
+  step twin-compile 120 twin_compile.log python3 bench/torch_twin_gpu.py --modes compile --steps 3
+  note "$(grep -cE '^\{' "$LOG_DIR/twin_compile.log") runs"
 fi
 
 echo
