@@ -107,7 +107,7 @@ def run(cfg, mode, steps, B, L):
     tps = B * L / med
     return {"tokens_per_s": tps, "step_ms": med * 1e3, "tflops": tps * flops_per_token(cfg, L) / 1e12,
             "max_memory_allocated": torch.cuda.max_memory_allocated(), "warmup_s": warm_s,
-            "loss": float(loss)}
+            "loss": float(loss.detach())}
 
 
 def main():
