@@ -4,7 +4,8 @@
 //   (b) V32000 D1024 24 layers 16 heads F2816, L4096, Lory T256, B4
 // Prints tokens/s, model TFLOP/s (6 · active non-embedding params + attention, as
 // train/step_bench.h counts), the fraction of the measured bf16 GEMM peak (--peak-tflops, from
-// bench_gpu_gemm) and the allocator's peak GPU memory. One JSON line per run follows the table.
+// bench_gpu_gemm) and the allocator's peak GPU memory. Each table row is followed by the same
+// numbers as one JSON line (printed as soon as the run ends: a time-boxed caller keeps them).
 //
 //   ./build/bench_gpu_model [--steps 5] [--peak-tflops 700] [--config a|b|all]
 //                           [--ffn dense|lory|all] [--precision bf16|tf32|fp32]
@@ -88,7 +89,6 @@ int main(int argc, char** argv) {
   std::printf("model FLOPs/token = 6 x active non-embedding params + 6 x layers x L x D (attention)\n\n");
   std::printf("%-10s %10s %10s %8s %9s %12s %14s\n", "run", "tokens/s", "TFLOP/s", "% peak",
               "step ms", "peak GPU MiB", "active params");
-  std::vector<nlohmann::json> lines;
   int failures = 0;
   for (auto make : {config_a, config_b}) {
     for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
@@ -102,12 +102,13 @@ int main(int argc, char** argv) {
         std::printf("%-10s %10.0f %10.1f %7.1f%% %9.1f %12.0f %14lld\n", run.c_str(), r.tokens_per_s,
                     tflops, peak_tflops > 0 ? 100 * tflops / peak_tflops : 0.0, r.step_ms,
                     r.peak_bytes / 1048576.0, static_cast<long long>(r.active_params));
-        std::fflush(stdout);
-        lines.push_back({{"config", g.name}, {"ffn", ffn_kind_name(ffn)},
+        const nlohmann::json line = {{"config", g.name}, {"ffn", ffn_kind_name(ffn)},
                          {"precision", precision_name(precision)}, {"tokens_per_s", r.tokens_per_s},
                          {"tflops", tflops}, {"step_ms", r.step_ms}, {"peak_bytes", r.peak_bytes},
                          {"params", r.params}, {"active_params", r.active_params},
-                         {"peak_fraction", peak_tflops > 0 ? tflops / peak_tflops : 0.0}});
+                         {"peak_fraction", peak_tflops > 0 ? tflops / peak_tflops : 0.0}};
+        std::printf("%s\n", line.dump().c_str());
+        std::fflush(stdout);
       } catch (const std::exception& e) {
         std::printf("%-10s FAILED: %s\n", run.c_str(), e.what());
         std::fflush(stdout);
@@ -115,7 +116,5 @@ int main(int argc, char** argv) {
       }
     }
   }
-  std::printf("\n");
-  for (const auto& j : lines) std::printf("%s\n", j.dump().c_str());
   return failures == 0 ? 0 : 1;
 }

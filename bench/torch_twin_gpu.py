@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Training-step throughput of the PyTorch twin (tests/reference/lory_twin.py) on CUDA with bf16
 autocast (fp32 master weights, fused AdamW), eager and torch.compile, for the GPU bench configs
-of bench/bench_gpu_model.cpp. Prints a table, then one JSON line per run.
+of bench/bench_gpu_model.cpp. Prints a table; each row is followed by the same numbers as one
+JSON line (printed as the run ends, so a time-boxed caller keeps what finished).
 
     torch_twin_gpu.py [--config a|b|all] [--ffn dense|lory|all] [--modes eager,compile]
                       [--steps 5] [--attention sdpa|naive]
@@ -106,7 +107,7 @@ def run(cfg, mode, steps, B, L):
     tps = B * L / med
     return {"tokens_per_s": tps, "step_ms": med * 1e3, "tflops": tps * flops_per_token(cfg, L) / 1e12,
             "max_memory_allocated": torch.cuda.max_memory_allocated(), "warmup_s": warm_s,
-            "loss": float(loss)}
+            "loss": float(loss.detach())}
 
 
 def main():
@@ -125,7 +126,7 @@ def main():
     print(f"PyTorch {torch.__version__} twin on {torch.cuda.get_device_name()}, bf16 autocast, "
           f"attention {args.attention}, {args.steps} timed steps (median)")
     print(f"{'run':<20} {'tokens/s':>10} {'TFLOP/s':>9} {'step ms':>9} {'max alloc MiB':>14} {'warm-up s':>10}")
-    lines, failed = [], 0
+    failed = 0
     for name, c in CONFIGS.items():
         if args.config not in ("all", name):
             continue
@@ -145,10 +146,8 @@ def main():
                     continue
                 print(f"{label:<20} {r['tokens_per_s']:>10.0f} {r['tflops']:>9.1f} {r['step_ms']:>9.1f} "
                       f"{r['max_memory_allocated'] / 2**20:>14.0f} {r['warmup_s']:>10.1f}", flush=True)
-                lines.append({"config": name, "ffn": ffn, "mode": mode, "attention": args.attention, **r})
-    print()
-    for j in lines:
-        print(json.dumps(j))
+                print(json.dumps({"config": name, "ffn": ffn, "mode": mode, "attention": args.attention, **r}),
+                      flush=True)
     return 1 if failed else 0
 
 
