@@ -27,15 +27,19 @@ Tensor bf16_exact_leaf(const Tensor& x) {
   return x.to(DType::bf16).to(DType::f32).set_requires_grad();
 }
 
+// grad_bound_bf16: the bf16 gradient bound where the op's backward reads its own bf16-rounded
+// output (softmax: dx = y ⊙ (dy − Σ dy·y) loses up to 2⁻⁹ relative in y, and the difference
+// amplifies it where y is near 1 — measured on an H200: (3, 11, 7) rows exceed 1e-4).
 void check_parity(const std::string& what, const TensorFn& fn, const std::vector<Tensor>& in,
-                  DType dt) {
+                  DType dt, double grad_bound_bf16 = kBoundBf16) {
   INFO(what << " with " << dtype_name(dt) << " on the GPU");
   test::ParityResult r = test::run_parity(fn, in, 7, dt);
   std::printf("%-44s %-4s output %.1e  worst gradient %.1e\n", what.c_str(), dtype_name(dt),
               r.output, r.worst());
   CHECK(r.output <= bound_for(dt));
   REQUIRE(!r.gradients.empty());
-  for (double g : r.gradients) CHECK((g >= 0 && g <= bound_for(dt)));
+  double grad_bound = dt == DType::bf16 ? grad_bound_bf16 : kBoundF32;
+  for (double g : r.gradients) CHECK((g >= 0 && g <= grad_bound));
 }
 
 // (R) targets in [0, V), every 7th set to ignore_index.
@@ -60,7 +64,7 @@ TEST_CASE("softmax and log_softmax: CPU and GPU agree for rows of 1, 7, 1000 and
         };
         check_parity(std::string(log ? "log_softmax" : "softmax") + " (3, 11, " +
                          std::to_string(V) + ")",
-                     fn, {x}, dt);
+                     fn, {x}, dt, log ? kBoundBf16 : 1e-2);
       }
     }
   }
