@@ -2,7 +2,10 @@
 // F704, L256, B8) in dense and Lory-8E (T64) form, side by side with the PyTorch twin
 // (bench/torch_twin_bench.py) in the same run when python3 with torch is installed.
 //
-//   ./build/bench_model [steps] [threads]
+// After the table, a per-op time breakdown of each lory.cpp run (core/profiler.h): forward and
+// backward milliseconds per step for every op kind, and its share of the step.
+//
+//   ./build/bench_model [steps] [threads] [profile_steps=2]
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -33,6 +36,29 @@ ModelConfig cpu_small(FfnKind ffn) {
   return c;
 }
 
+void print_profile(const char* title, const StepBenchResult& r) {
+  if (r.profile_steps == 0) return;
+  const double n = r.profile_steps;
+  std::printf("\n%s: per-op time, mean of %d profiled steps of %.1f ms\n", title, r.profile_steps,
+              r.profile_step_ms);
+  std::printf("  %-26s %7s %9s %9s %9s %7s\n", "op", "calls", "fwd ms", "bwd ms", "total ms",
+              "% step");
+  double fwd = 0, bwd = 0;
+  for (const profiler::OpTime& o : r.profile) {
+    const double f = 1e3 * o.forward_s / n, b = 1e3 * o.backward_s / n;
+    fwd += f;
+    bwd += b;
+    std::printf("  %-26s %7.0f %9.2f %9.2f %9.2f %6.1f%%\n", o.name.c_str(),
+                static_cast<double>(o.forward_count) / n, f, b, f + b,
+                100 * (f + b) / r.profile_step_ms);
+  }
+  const double rest = r.profile_step_ms - fwd - bwd;
+  std::printf("  %-26s %7s %9.2f %9.2f %9.2f %6.1f%%\n", "sum over ops", "", fwd, bwd, fwd + bwd,
+              100 * (fwd + bwd) / r.profile_step_ms);
+  std::printf("  %-26s %7s %9s %9s %9.2f %6.1f%%\n", "unattributed (graph, frees)", "", "", "",
+              rest, 100 * rest / r.profile_step_ms);
+}
+
 std::string python_with_torch() {
   for (std::string py : {"python3", "/usr/bin/python3"})
     if (std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return py;
@@ -59,6 +85,7 @@ nlohmann::json run_twin(const std::string& python, const ModelConfig& c, int ste
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::atoi(argv[1]) : 5;
   const int threads = argc > 2 ? std::atoi(argv[2]) : num_threads();
+  const int profile_steps = argc > 3 ? std::atoi(argv[3]) : 2;
   set_num_threads(threads);
   const CpuPeak peak = measure_cpu_peak(threads, 3);
   const double peak_gflops = peak.core_gflops * threads;
@@ -70,10 +97,12 @@ int main(int argc, char** argv) {
               "peak memory");
   const std::string python = python_with_torch();
   double ours[2] = {0, 0}, twin[2] = {0, 0};
+  StepBenchResult results[2];
   int i = 0;
   for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
     ModelConfig c = cpu_small(ffn);
-    StepBenchResult r = bench_training_step(c, 8, 256, steps);
+    StepBenchResult r = bench_training_step(c, 8, 256, steps, 1, profile_steps);
+    results[i] = r;
     const double flops = model_flops_per_token(c, 256);
     std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB\n",
                 (std::string("lory.cpp ") + ffn_kind_name(ffn)).c_str(), r.tokens_per_s,
@@ -94,6 +123,8 @@ int main(int argc, char** argv) {
   if (twin[0] > 0) std::printf(", pytorch %.3f; lory.cpp/pytorch: dense %.2fx, Lory %.2fx", twin[1] / twin[0],
                                ours[0] / twin[0], ours[1] / twin[1]);
   std::printf("\n");
+  print_profile("lory.cpp dense", results[0]);
+  print_profile("lory.cpp lory", results[1]);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf("lory.cpp process max RSS %.1f MiB%s\n", ru.ru_maxrss / 1024.0,

@@ -18,7 +18,8 @@ double model_flops_per_token(const ModelConfig& c, int64_t L) {
   return 6 * non_embedding + 6.0 * static_cast<double>(c.n_layers) * static_cast<double>(L) * D;
 }
 
-StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup) {
+StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup,
+                                    int profile_steps) {
   c.validate_sequence_length(L);
   Transformer model(c);
   AdamW opt(model.parameters(), AdamWOptions{});
@@ -33,7 +34,9 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
       targets.data<int32_t>()[b * L + t] = ids[b * (L + 1) + t + 1];
     }
   auto step = [&] {
+    profiler::mark();  // the forward clock starts here (see core/profiler.h)
     model.loss(inputs, targets).total.backward();
+    profiler::SectionTimer optimizer("optimizer (clip + AdamW)");
     clip_grad_norm(model.parameters(), 1.0);
     opt.step(1e-4);
     opt.zero_grad();
@@ -54,6 +57,19 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
   r.peak_bytes = memory_stats().peak_bytes;
   r.params = model.parameter_count();
   r.active_params = model.active_parameter_count();
+  if (profile_steps > 0) {
+    profiler::reset();
+    profiler::set_enabled(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < profile_steps; ++i) step();
+    r.profile_step_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+        profile_steps;
+    profiler::set_enabled(false);
+    r.profile = profiler::snapshot();
+    r.profile_steps = profile_steps;
+    profiler::reset();
+  }
   return r;
 }
 

@@ -4,6 +4,9 @@
 // backward twice that) — the merge of a Lory layer is overhead, not model FLOPs.
 #pragma once
 #include <cstdint>
+#include <vector>
+
+#include "core/profiler.h"
 
 #include "models/config.h"
 
@@ -15,12 +18,18 @@ struct StepBenchResult {
   double model_gflops = 0;   // model FLOPs per second at the median step
   int64_t peak_bytes = 0;    // peak live bytes during the timed steps (CPU allocator)
   int64_t params = 0, active_params = 0;
+  // Per-op profile over `profile_steps` extra steps run after the timed ones (profiler on), with
+  // the optimizer (clipping and AdamW) as a section; profile_step_ms is their mean wall time.
+  std::vector<profiler::OpTime> profile;
+  int profile_steps = 0;
+  double profile_step_ms = 0;
 };
 
 double model_flops_per_token(const ModelConfig& c, int64_t L);
 
-// Times `steps` training steps after `warmup` untimed ones (batch B of length L).
+// Times `steps` training steps after `warmup` untimed ones (batch B of length L), then profiles
+// `profile_steps` more (0: none).
 StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps,
-                                    int warmup = 1);
+                                    int warmup = 1, int profile_steps = 0);
 
 }  // namespace lory
