@@ -5,7 +5,7 @@
 // After the table, a per-op time breakdown of each lory.cpp run (core/profiler.h): forward and
 // backward milliseconds per step for every op kind, and its share of the step.
 //
-//   ./build/bench_model [steps] [threads] [profile_steps=2]
+//   ./build/bench_model [steps] [threads] [profile_steps=2]     (LORY_BENCH_NO_TWIN=1: skip PyTorch)
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -60,6 +60,7 @@ void print_profile(const char* title, const StepBenchResult& r) {
 }
 
 std::string python_with_torch() {
+  if (std::getenv("LORY_BENCH_NO_TWIN")) return "";  // ours only (e.g. for A/B runs)
   for (std::string py : {"python3", "/usr/bin/python3"})
     if (std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return py;
   return "";

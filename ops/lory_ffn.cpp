@@ -60,26 +60,26 @@ void parallel_tasks(int64_t n, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// out (m × P) (+)= a (m × k) · b (k × P), as single-threaded GEMMs over fixed column blocks run in
-// parallel as tasks: the result never depends on the thread count (Eigen's own threading would change its
-// blocking with the thread count, and with it the rounding).
+// out[i] (m × P) (+)= a (m × k) · b[i] (k × P) for the three matrices i (a null out[i] is
+// skipped), as single-threaded GEMMs over fixed column blocks run as tasks of one parallel region:
+// the result never depends on the thread count (Eigen's own threading would change its blocking
+// with the thread count, and with it the rounding).
 template <typename Real>
-void gemm_column_blocks(Real* out, const Real* a, const Real* b, int64_t m, int64_t k, int64_t P,
-                        bool accumulate, bool transpose_a = false) {
+void gemm_column_blocks(Real* const out[3], const Real* a, const Real* const b[3], int64_t m,
+                        int64_t k, int64_t P, bool accumulate, bool transpose_a = false) {
   constexpr int64_t kBlock = 2048;
   const int64_t blocks = (P + kBlock - 1) / kBlock;
-  parallel_tasks(blocks, [&](int64_t blk) {
-    {
-      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
-      Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out + c0, m, n, Eigen::OuterStride<>(P));
-      Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b + c0, k, n, Eigen::OuterStride<>(P));
-      if (transpose_a) {
-        CMapM<Real> at(a, k, m);  // a is stored (k × m)
-        if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
-      } else {
-        CMapM<Real> aa(a, m, k);
-        if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
-      }
+  parallel_tasks(3 * blocks, [&](int64_t task) {
+    const int64_t i = task / blocks, c0 = task % blocks * kBlock, n = std::min(kBlock, P - c0);
+    if (!out[i]) return;
+    Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out[i] + c0, m, n, Eigen::OuterStride<>(P));
+    Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b[i] + c0, k, n, Eigen::OuterStride<>(P));
+    if (transpose_a) {
+      CMapM<Real> at(a, k, m);  // a is stored (k × m)
+      if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
+    } else {
+      CMapM<Real> aa(a, m, k);
+      if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
     }
   });
 }
@@ -89,8 +89,8 @@ template <typename Real>
 void merge_chunk(const Dims& d, int64_t c0, int64_t sc, const Real* route, const Real* const w[3],
                  Real* wbar) {
   const int64_t P = d.D * d.F;
-  for (int m = 0; m < 3; ++m)
-    gemm_column_blocks<Real>(wbar + m * kChunk * P, route + c0 * d.E, w[m], sc, d.E, P, false);
+  Real* const out[3] = {wbar, wbar + kChunk * P, wbar + 2 * kChunk * P};
+  gemm_column_blocks<Real>(out, route + c0 * d.E, w, sc, d.E, P, false);
 }
 
 // sigmoid(a) = 1 / (1 + e^-a) element-wise as an Eigen expression (packet exp, as in
@@ -122,27 +122,37 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
   }
 }
 
-// dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩ for the chunk's sc segments: a (sc × P)·(P × E) product per
-// matrix, as fixed column blocks of P computed in parallel (each reads its block of W once for
-// the whole chunk) whose partial (sc × E) results are then added in block order.
+// The chunk's gradients through the merge, from G (sc segments × 3 matrices, rows of length P):
+//   dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩     a (sc × P)·(P × E) product per matrix
+//   dW_m  += rᵀ · G_m                  (E × sc)·(sc × P), r stored (sc × E)
+// in one pass over fixed column blocks of P, one task each: a block of G is read from memory once
+// for both (both are memory-bound). The router's per-block partial (sc × E) results are added in
+// block order afterwards, so nothing depends on the thread count. dr or dw[m] may be null.
 template <typename Real>
-void router_gradient_chunk(const Dims& d, int64_t sc, const Real* gbuf, const Real* const w[3],
-                           Real* dr) {
-  constexpr int64_t kBlock = 4096;
+void chunk_gradients(const Dims& d, int64_t sc, const Real* route, const Real* gbuf,
+                     const Real* const w[3], Real* dr, Real* const dw[3]) {
+  constexpr int64_t kBlock = 2048;
   const int64_t P = d.D * d.F, blocks = (P + kBlock - 1) / kBlock;
-  std::vector<Real> partial(static_cast<size_t>(blocks * sc * d.E), Real(0));
+  std::vector<Real> partial(dr ? static_cast<size_t>(blocks * sc * d.E) : 0, Real(0));
   using Strided = Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>>;
+  using StridedOut = Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>>;
+  CMapM<Real> r(route, sc, d.E);
   parallel_tasks(blocks, [&](int64_t blk) {
-    {
-      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
-      MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
-      for (int m = 0; m < 3; ++m) {
-        Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
+    const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
+    for (int m = 0; m < 3; ++m) {
+      Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
+      if (dr) {
+        MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
         Strided wm(w[m] + c0, d.E, n, Eigen::OuterStride<>(P));
         out.noalias() += g * wm.transpose();
       }
+      if (dw[m]) {
+        StridedOut o(dw[m] + c0, d.E, n, Eigen::OuterStride<>(P));
+        o.noalias() += r.transpose() * g;
+      }
     }
   });
+  if (!dr) return;
   for (int64_t k = 0; k < sc * d.E; ++k) {
     Real acc = 0;
     for (int64_t blk = 0; blk < blocks; ++blk) acc += partial[blk * sc * d.E + k];
@@ -191,12 +201,10 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
         }
       }
     });
-    if (droute) router_gradient_chunk<Real>(d, sc, gbuf, w, droute + c0 * d.E);
-    // dW_m += rᵀ · G_m over the chunk (r stored (sc × E), so rᵀ is its transpose).
-    for (int m = 0; m < 3; ++m)
-      if (out.dw[m])
-        gemm_column_blocks<Real>(static_cast<Real*>(out.dw[m]), route + c0 * d.E,
-                                 gbuf + m * kChunk * P, d.E, sc, P, true, true);
+    Real* const dw[3] = {static_cast<Real*>(out.dw[0]), static_cast<Real*>(out.dw[1]),
+                         static_cast<Real*>(out.dw[2])};
+    chunk_gradients<Real>(d, sc, route + c0 * d.E, gbuf, w, droute ? droute + c0 * d.E : nullptr,
+                          dw);
   }
 }
 
