@@ -7,7 +7,7 @@
 // bench_gpu_gemm) and the allocator's peak GPU memory. Each table row is followed by the same
 // numbers as one JSON line (printed as soon as the run ends: a time-boxed caller keeps them).
 //
-//   ./build/bench_gpu_model [--steps 5] [--peak-tflops 700] [--config a|b|all]
+//   ./build/bench_gpu_model [--steps 5] [--peak-tflops 700] [--config a|b|all] [--profile N]
 //                           [--ffn dense|lory|all] [--precision bf16|tf32|fp32]
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
   const double peak_tflops = std::atof(arg(argc, argv, "--peak-tflops", "0"));
   const std::string which = arg(argc, argv, "--config", "all");
   const std::string ffns = arg(argc, argv, "--ffn", "all");
+  // --profile N: N more steps with the per-op profiler (a device sync around every op).
+  const int profile_steps = std::atoi(arg(argc, argv, "--profile", "0"));
   Precision precision = Precision::bf16;
   try {
     precision = parse_precision(arg(argc, argv, "--precision", "bf16"));
@@ -90,6 +92,7 @@ int main(int argc, char** argv) {
   std::printf("%-10s %10s %10s %8s %9s %12s %14s\n", "run", "tokens/s", "TFLOP/s", "% peak",
               "step ms", "peak GPU MiB", "active params");
   int failures = 0;
+  std::vector<std::pair<std::string, StepBenchResult>> profiles;
   for (auto make : {config_a, config_b}) {
     for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
       const GpuConfig g = make(ffn);
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
       if (ffns != "all" && ffns != ffn_kind_name(ffn)) continue;
       const std::string run = std::string(g.name) + " " + ffn_kind_name(ffn);
       try {
-        StepBenchResult r = bench_training_step(g.model, g.B, g.L, steps, 1, Device::cuda, precision);
+        StepBenchResult r = bench_training_step(g.model, g.B, g.L, steps, 1, Device::cuda, precision,
+                                                profile_steps);
         const double tflops = r.model_gflops / 1e3;
         std::printf("%-10s %10.0f %10.1f %7.1f%% %9.1f %12.0f %14lld\n", run.c_str(), r.tokens_per_s,
                     tflops, peak_tflops > 0 ? 100 * tflops / peak_tflops : 0.0, r.step_ms,
@@ -109,6 +113,7 @@ int main(int argc, char** argv) {
                          {"peak_fraction", peak_tflops > 0 ? tflops / peak_tflops : 0.0}};
         std::printf("%s\n", line.dump().c_str());
         std::fflush(stdout);
+        if (profile_steps > 0) profiles.emplace_back(run, r);
       } catch (const std::exception& e) {
         std::printf("%-10s FAILED: %s\n", run.c_str(), e.what());
         std::fflush(stdout);
@@ -116,5 +121,6 @@ int main(int argc, char** argv) {
       }
     }
   }
+  for (const auto& [run, r] : profiles) print_step_profile(run.c_str(), r);
   return failures == 0 ? 0 : 1;
 }

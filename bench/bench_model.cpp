@@ -2,7 +2,10 @@
 // F704, L256, B8) in dense and Lory-8E (T64) form, side by side with the PyTorch twin
 // (bench/torch_twin_bench.py) in the same run when python3 with torch is installed.
 //
-//   ./build/bench_model [steps] [threads]
+// After the table, a per-op time breakdown of each lory.cpp run (core/profiler.h): forward and
+// backward milliseconds per step for every op kind, and its share of the step.
+//
+//   ./build/bench_model [steps] [threads] [profile_steps=2]     (LORY_BENCH_NO_TWIN=1: skip PyTorch)
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -34,6 +37,7 @@ ModelConfig cpu_small(FfnKind ffn) {
 }
 
 std::string python_with_torch() {
+  if (std::getenv("LORY_BENCH_NO_TWIN")) return "";  // ours only (e.g. for A/B runs)
   for (std::string py : {"python3", "/usr/bin/python3"})
     if (std::system((py + " -c 'import torch' >/dev/null 2>&1").c_str()) == 0) return py;
   return "";
@@ -59,6 +63,7 @@ nlohmann::json run_twin(const std::string& python, const ModelConfig& c, int ste
 int main(int argc, char** argv) {
   const int steps = argc > 1 ? std::atoi(argv[1]) : 5;
   const int threads = argc > 2 ? std::atoi(argv[2]) : num_threads();
+  const int profile_steps = argc > 3 ? std::atoi(argv[3]) : 2;
   set_num_threads(threads);
   const CpuPeak peak = measure_cpu_peak(threads, 3);
   const double peak_gflops = peak.core_gflops * threads;
@@ -70,10 +75,13 @@ int main(int argc, char** argv) {
               "peak memory");
   const std::string python = python_with_torch();
   double ours[2] = {0, 0}, twin[2] = {0, 0};
+  StepBenchResult results[2];
   int i = 0;
   for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
     ModelConfig c = cpu_small(ffn);
-    StepBenchResult r = bench_training_step(c, 8, 256, steps);
+    StepBenchResult r = bench_training_step(c, 8, 256, steps, 1, Device::cpu, Precision::fp32,
+                                            profile_steps);
+    results[i] = r;
     const double flops = model_flops_per_token(c, 256);
     std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB\n",
                 (std::string("lory.cpp ") + ffn_kind_name(ffn)).c_str(), r.tokens_per_s,
@@ -94,6 +102,8 @@ int main(int argc, char** argv) {
   if (twin[0] > 0) std::printf(", pytorch %.3f; lory.cpp/pytorch: dense %.2fx, Lory %.2fx", twin[1] / twin[0],
                                ours[0] / twin[0], ours[1] / twin[1]);
   std::printf("\n");
+  print_step_profile("lory.cpp dense", results[0]);
+  print_step_profile("lory.cpp lory", results[1]);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf("lory.cpp process max RSS %.1f MiB%s\n", ru.ru_maxrss / 1024.0,

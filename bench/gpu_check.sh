@@ -92,7 +92,7 @@ else
 fi
 
 if [ -x "$BUILD/bench_gpu_model" ]; then
-  step model-bench 150 bench_gpu_model.log "$BUILD/bench_gpu_model" --steps 3 --peak-tflops "$PEAK"
+  step model-bench 150 bench_gpu_model.log "$BUILD/bench_gpu_model" --steps 3 --profile 1 --peak-tflops "$PEAK"
   note "$(grep -cE '^\{' "$LOG_DIR/bench_gpu_model.log") runs"
 else
   SUMMARY+=("$(printf '%-22s %-9s %6s  %s' model-bench SKIPPED - "bench_gpu_model not built")")

@@ -3,9 +3,12 @@
 
 #include <unordered_set>
 
+#include "core/profiler.h"
+
 namespace lory {
 namespace {
 thread_local bool g_grad_mode = true;
+thread_local bool g_in_backward = false;  // ops run by backward closures are not forward time
 }
 
 bool grad_mode_enabled() { return g_grad_mode; }
@@ -35,6 +38,7 @@ Node::~Node() {
 }
 
 Tensor record(const char* op, Tensor out, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (profiler::enabled() && !g_in_backward) profiler::on_forward(op);
   if (!any_requires_grad(inputs)) return out;
   auto node = std::make_shared<Node>();
   node->op = op;
@@ -113,6 +117,12 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
     return;
   }
   NoGradGuard no_grad;  // gradients are computed without recording a graph of their own
+  struct InBackward {
+    bool saved = g_in_backward;
+    InBackward() { g_in_backward = true; }
+    ~InBackward() { g_in_backward = saved; }
+  } in_backward;
+  const bool profiling = profiler::enabled();
   Node* top = root.grad_fn().get();
   add_to_node(*top, grad_root);
   for (Node* node : topological_order(top)) {
@@ -121,6 +131,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
                "' was already used by an earlier backward(); build it again (run the forward "
                "pass again) to differentiate a second time");
     if (auto out = node->retained.lock()) out->grad = node->grad.clone().shared_impl();
+    const profiler::Clock::time_point t0 = profiling ? profiler::now() : profiler::Clock::time_point();
     std::vector<bool> needs(node->next.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->next[i].wants_grad();
     std::vector<Tensor> grads = node->backward(node->grad, needs);
@@ -139,6 +150,7 @@ void run_backward(const Tensor& root, const Tensor& grad_root) {
       else
         add_to_leaf(*e.leaf, grads[i]);
     }
+    if (profiling) profiler::add_backward(node->op, profiler::seconds_since(t0));
   }
 }
 

@@ -12,7 +12,7 @@
 //   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩     (G_m (S_c × D·F) @ W_mᵀ (D·F × E), per chunk)
 //   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]         (rᵀ (E × S_c) @ G_m (S_c × D·F), per chunk)
 // Merged weights and G live only in chunk-sized scratch buffers, in forward and backward alike.
-// Threads: segments of a chunk run in parallel, each on one thread; the chunk-level GEMMs are
+// Threads: segments of a chunk run in parallel, each on one thread; the chunk-level products are
 // split into fixed column blocks; so results never depend on the thread count.
 #include "ops/lory_ffn.h"
 
@@ -45,26 +45,42 @@ struct Dims {
   int64_t rows(int64_t s) const { return std::min(L, (s % N + 1) * T) - (s % N) * T; }
 };
 
-// out (m × P) (+)= a (m × k) · b (k × P), as single-threaded GEMMs over fixed column blocks run in
-// parallel: the result never depends on the thread count (Eigen's own threading would change its
-// blocking with the thread count, and with it the rounding).
+// Runs fn(task) for every task in [0, n), tasks handed out to threads dynamically: a task's result
+// never depends on which thread runs it, and on a loaded machine a slow thread is not left
+// holding a fixed share.
+template <typename Fn>
+void parallel_tasks(int64_t n, Fn&& fn) {
+#ifdef LORY_WITH_OPENMP
+  const int threads = num_threads();
+  if (threads > 1 && n > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+#endif
+  for (int64_t t = 0; t < n; ++t) fn(t);
+}
+
+// out[i] (m × P) (+)= a (m × k) · b[i] (k × P) for the three matrices i (a null out[i] is
+// skipped), as single-threaded GEMMs over fixed column blocks run as tasks of one parallel region:
+// the result never depends on the thread count (Eigen's own threading would change its blocking
+// with the thread count, and with it the rounding).
 template <typename Real>
-void gemm_column_blocks(Real* out, const Real* a, const Real* b, int64_t m, int64_t k, int64_t P,
-                        bool accumulate, bool transpose_a = false) {
+void gemm_column_blocks(Real* const out[3], const Real* a, const Real* const b[3], int64_t m,
+                        int64_t k, int64_t P, bool accumulate, bool transpose_a = false) {
   constexpr int64_t kBlock = 2048;
   const int64_t blocks = (P + kBlock - 1) / kBlock;
-  parallel_for(blocks, 2, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
-      Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out + c0, m, n, Eigen::OuterStride<>(P));
-      Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b + c0, k, n, Eigen::OuterStride<>(P));
-      if (transpose_a) {
-        CMapM<Real> at(a, k, m);  // a is stored (k × m)
-        if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
-      } else {
-        CMapM<Real> aa(a, m, k);
-        if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
-      }
+  parallel_tasks(3 * blocks, [&](int64_t task) {
+    const int64_t i = task / blocks, c0 = task % blocks * kBlock, n = std::min(kBlock, P - c0);
+    if (!out[i]) return;
+    Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out[i] + c0, m, n, Eigen::OuterStride<>(P));
+    Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b[i] + c0, k, n, Eigen::OuterStride<>(P));
+    if (transpose_a) {
+      CMapM<Real> at(a, k, m);  // a is stored (k × m)
+      if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
+    } else {
+      CMapM<Real> aa(a, m, k);
+      if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
     }
   });
 }
@@ -74,14 +90,13 @@ template <typename Real>
 void merge_chunk(const Dims& d, int64_t c0, int64_t sc, const Real* route, const Real* const w[3],
                  Real* wbar) {
   const int64_t P = d.D * d.F;
-  for (int m = 0; m < 3; ++m)
-    gemm_column_blocks<Real>(wbar + m * kChunk * P, route + c0 * d.E, w[m], sc, d.E, P, false);
+  Real* const out[3] = {wbar, wbar + kChunk * P, wbar + 2 * kChunk * P};
+  gemm_column_blocks<Real>(out, route + c0 * d.E, w, sc, d.E, P, false);
 }
 
-template <typename Real>
-Real sigmoid(Real v) {
-  return Real(1) / (Real(1) + std::exp(-v));
-}
+// sigmoid(a) = 1 / (1 + e^-a) element-wise as an Eigen expression (packet exp, as in
+// ops/vec_math.h), so that it fuses into the loop that consumes it.
+#define LORY_SIGMOID(a) ((Real(1) + (-(a).array()).exp()).inverse())
 
 template <typename Real>
 void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
@@ -90,9 +105,9 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
   for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
     const int64_t sc = std::min(kChunk, S - c0);
     merge_chunk(d, c0, sc, route, w, wbar);
-    parallel_for(sc, 2, [&](int64_t begin, int64_t end) {
-      Mat<Real> h;
-      for (int64_t j = begin; j < end; ++j) {
+    parallel_tasks(sc, [&](int64_t j) {
+      thread_local Mat<Real> h;  // scratch reused across calls: no page faults per segment
+      {
         const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
         CMapM<Real> xs(x + row * d.D, n, d.D);
         CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
@@ -101,34 +116,44 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
         MapM<Real> a(a_out + row * d.F, n, d.F), g(g_out + row * d.F, n, d.F);
         a.noalias() = xs * w1;
         g.noalias() = xs * w3;
-        h = a.unaryExpr([](Real v) { return v * sigmoid(v); }).cwiseProduct(g);
+        h = (a.array() * LORY_SIGMOID(a) * g.array()).matrix();
         MapM<Real>(y + row * d.D, n, d.D).noalias() = h * w2;
       }
     });
   }
 }
 
-// dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩ for the chunk's sc segments: a (sc × P)·(P × E) product per
-// matrix, as fixed column blocks of P computed in parallel (each reads its block of W once for
-// the whole chunk) whose partial (sc × E) results are then added in block order.
+// The chunk's gradients through the merge, from G (sc segments × 3 matrices, rows of length P):
+//   dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩     a (sc × P)·(P × E) product per matrix
+//   dW_m  += rᵀ · G_m                  (E × sc)·(sc × P), r stored (sc × E)
+// in one pass over fixed column blocks of P, one task each: a block of G is read from memory once
+// for both (both are memory-bound). The router's per-block partial (sc × E) results are added in
+// block order afterwards, so nothing depends on the thread count. dr or dw[m] may be null.
 template <typename Real>
-void router_gradient_chunk(const Dims& d, int64_t sc, const Real* gbuf, const Real* const w[3],
-                           Real* dr) {
-  constexpr int64_t kBlock = 4096;
+void chunk_gradients(const Dims& d, int64_t sc, const Real* route, const Real* gbuf,
+                     const Real* const w[3], Real* dr, Real* const dw[3]) {
+  constexpr int64_t kBlock = 2048;
   const int64_t P = d.D * d.F, blocks = (P + kBlock - 1) / kBlock;
-  std::vector<Real> partial(static_cast<size_t>(blocks * sc * d.E), Real(0));
+  std::vector<Real> partial(dr ? static_cast<size_t>(blocks * sc * d.E) : 0, Real(0));
   using Strided = Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>>;
-  parallel_for(blocks, 2, [&](int64_t begin, int64_t end) {
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
-      MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
-      for (int m = 0; m < 3; ++m) {
-        Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
+  using StridedOut = Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>>;
+  CMapM<Real> r(route, sc, d.E);
+  parallel_tasks(blocks, [&](int64_t blk) {
+    const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
+    for (int m = 0; m < 3; ++m) {
+      Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
+      if (dr) {
+        MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
         Strided wm(w[m] + c0, d.E, n, Eigen::OuterStride<>(P));
         out.noalias() += g * wm.transpose();
       }
+      if (dw[m]) {
+        StridedOut o(dw[m] + c0, d.E, n, Eigen::OuterStride<>(P));
+        o.noalias() += r.transpose() * g;
+      }
     }
   });
+  if (!dr) return;
   for (int64_t k = 0; k < sc * d.E; ++k) {
     Real acc = 0;
     for (int64_t blk = 0; blk < blocks; ++blk) acc += partial[blk * sc * d.E + k];
@@ -152,24 +177,21 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
   for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
     const int64_t sc = std::min(kChunk, S - c0);
     merge_chunk(d, c0, sc, route, w, wbar);
-    parallel_for(sc, 2, [&](int64_t begin, int64_t end) {
-      Mat<Real> h, dh, da, dg;
-      for (int64_t j = begin; j < end; ++j) {
+    parallel_tasks(sc, [&](int64_t j) {
+      thread_local Mat<Real> sg, h, dh, da, dg;  // scratch reused across calls
+      {
         const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
         CMapM<Real> xs(x + row * d.D, n, d.D), dys(dy + row * d.D, n, d.D);
         CMapM<Real> a(a_in + row * d.F, n, d.F), g(g_in + row * d.F, n, d.F);
         CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
         CMapM<Real> w3(wbar + (1 * kChunk + j) * P, d.D, d.F);
         CMapM<Real> w2(wbar + (2 * kChunk + j) * P, d.F, d.D);
-        Mat<Real> sa = a.unaryExpr([](Real v) { return v * sigmoid(v); });
-        Mat<Real> dsa = a.unaryExpr([](Real v) {
-          Real sg = sigmoid(v);
-          return sg * (Real(1) + v * (Real(1) - sg));
-        });
-        h = sa.cwiseProduct(g);
+        sg = LORY_SIGMOID(a).matrix();
+        const auto aa = a.array(), sa = sg.array();
         dh.noalias() = dys * w2.transpose();
-        da = dh.cwiseProduct(g).cwiseProduct(dsa);
-        dg = dh.cwiseProduct(sa);
+        h = (aa * sa * g.array()).matrix();
+        da = (dh.array() * g.array() * (sa * (Real(1) + aa * (Real(1) - sa)))).matrix();
+        dg = (dh.array() * (aa * sa)).matrix();
         MapM<Real>(gbuf + (0 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * da;
         MapM<Real>(gbuf + (1 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * dg;
         MapM<Real>(gbuf + (2 * kChunk + j) * P, d.F, d.D).noalias() = h.transpose() * dys;
@@ -180,14 +202,14 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
         }
       }
     });
-    if (droute) router_gradient_chunk<Real>(d, sc, gbuf, w, droute + c0 * d.E);
-    // dW_m += rᵀ · G_m over the chunk (r stored (sc × E), so rᵀ is its transpose).
-    for (int m = 0; m < 3; ++m)
-      if (out.dw[m])
-        gemm_column_blocks<Real>(static_cast<Real*>(out.dw[m]), route + c0 * d.E,
-                                 gbuf + m * kChunk * P, d.E, sc, P, true, true);
+    Real* const dw[3] = {static_cast<Real*>(out.dw[0]), static_cast<Real*>(out.dw[1]),
+                         static_cast<Real*>(out.dw[2])};
+    chunk_gradients<Real>(d, sc, route + c0 * d.E, gbuf, w, droute ? droute + c0 * d.E : nullptr,
+                          dw);
   }
 }
+
+#undef LORY_SIGMOID
 
 Dims check_args(const Tensor& x, const Tensor& route, const Tensor& w1, const Tensor& w3,
                 const Tensor& w2, int64_t T) {

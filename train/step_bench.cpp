@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <vector>
 
 #include "core/cuda/blas.h"
@@ -21,7 +22,7 @@ double model_flops_per_token(const ModelConfig& c, int64_t L) {
 }
 
 StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup,
-                                    Device device, Precision precision) {
+                                    Device device, Precision precision, int profile_steps) {
   c.validate_sequence_length(L);
   Tf32Guard tf32(precision == Precision::tf32);
   Transformer model(c);
@@ -41,7 +42,9 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
   inputs = inputs.to(device);
   targets = targets.to(device);
   auto step = [&] {
+    profiler::mark();  // the forward clock starts here (see core/profiler.h)
     model.loss(inputs, targets).total.backward();
+    profiler::SectionTimer optimizer("optimizer (clip + AdamW)");
     clip_grad_norm(model.parameters(), 1.0);
     opt.step(1e-4);
     opt.zero_grad();
@@ -67,7 +70,45 @@ StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, 
   r.peak_bytes = memory_stats(device).peak_bytes;
   r.params = model.parameter_count();
   r.active_params = model.active_parameter_count();
+  if (profile_steps > 0) {
+    profiler::reset();
+    if (device == Device::cuda) profiler::set_sync(&cuda::synchronize);
+    profiler::set_enabled(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < profile_steps; ++i) step();
+    r.profile_step_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+        profile_steps;
+    profiler::set_enabled(false);
+    profiler::set_sync(nullptr);
+    r.profile = profiler::snapshot();
+    r.profile_steps = profile_steps;
+    profiler::reset();
+  }
   return r;
+}
+
+void print_step_profile(const char* title, const StepBenchResult& r) {
+  if (r.profile_steps == 0) return;
+  const double n = r.profile_steps;
+  std::printf("\n%s: per-op time, mean of %d profiled steps of %.1f ms\n", title, r.profile_steps,
+              r.profile_step_ms);
+  std::printf("  %-26s %7s %9s %9s %9s %7s\n", "op", "calls", "fwd ms", "bwd ms", "total ms",
+              "% step");
+  double fwd = 0, bwd = 0;
+  for (const profiler::OpTime& o : r.profile) {
+    const double f = 1e3 * o.forward_s / n, b = 1e3 * o.backward_s / n;
+    fwd += f;
+    bwd += b;
+    std::printf("  %-26s %7.0f %9.2f %9.2f %9.2f %6.1f%%\n", o.name.c_str(),
+                static_cast<double>(o.forward_count) / n, f, b, f + b,
+                100 * (f + b) / r.profile_step_ms);
+  }
+  const double rest = r.profile_step_ms - fwd - bwd;
+  std::printf("  %-26s %7s %9.2f %9.2f %9.2f %6.1f%%\n", "sum over ops", "", fwd, bwd, fwd + bwd,
+              100 * (fwd + bwd) / r.profile_step_ms);
+  std::printf("  %-26s %7s %9s %9s %9.2f %6.1f%%\n", "unattributed (graph, frees)", "", "", "",
+              rest, 100 * rest / r.profile_step_ms);
 }
 
 }  // namespace lory
