@@ -1,7 +1,7 @@
 // bench_gpu_attention: the kernel lab for causal attention on the GPU, bf16. Numbered versions,
 // each timed forward and forward + backward through the launchers of ops/cuda/attention.h:
 //   v1  SIMT (fp32 FMA, ops/cuda/attention.cu)
-//   v2  tensor cores (WMMA bf16, fp32 accumulators, ops/cuda/attention_tc.cu)
+//   v2  tensor cores (WMMA bf16, fp32 accumulators, ops/cuda/attention_tc*.cu)
 // Causal FLOPs: forward 4·B·H·L²·Dh / 2 (Q Kᵀ and P V over half the pairs), backward 2.5× that
 // (five products where the forward has two). Each figure is the median of several CUDA-event
 // timings. Last, the largest absolute difference of v2's out, dq, dk, dv from v1's.

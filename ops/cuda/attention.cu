@@ -1,7 +1,7 @@
 // causal_attention CUDA kernels (SIMT, fp32 in shared memory, flash-style): forward with an online
 // softmax over key tiles; backward as a dQ kernel over query blocks and a dK/dV kernel over key
 // blocks, each recomputing probabilities from the saved log-sum-exp. No L×L matrix, no atomics.
-// The launchers route bf16 with Dh 64/128 to the tensor-core kernels of attention_tc.cu.
+// The launchers route bf16 with Dh 64/128 to the tensor-core kernels (attention_tc*.cu).
 #include <cmath>
 #include <cstdlib>
 #include <cstring>

@@ -10,7 +10,7 @@ namespace lory::ops::cuda {
 constexpr int64_t kMaxHeadDim = 128;
 
 // Which kernels the launchers run. automatic: the bf16 tensor-core kernels
-// (ops/cuda/attention_tc.cu) for bf16 with Dh 64 or 128 on an sm_80+ GPU, unless the environment
+// (ops/cuda/attention_tc*.cu) for bf16 with Dh 64 or 128 on an sm_80+ GPU, unless the environment
 // variable LORY_ATTENTION is "simt" (read at every call: an A/B switch and an escape hatch); the
 // SIMT kernels otherwise. simt and tensor_core force one (tensor_core fails where it does not
 // apply); the benchmark and the parity tests use them to compare the two.

@@ -1,4 +1,5 @@
-// causal_attention on bf16 tensor cores (ops/cuda/attention_tc.cu), called by the launchers in
+// causal_attention on bf16 tensor cores (ops/cuda/attention_tc.cu forward,
+// attention_tc_backward.cu backward, attention_tc.cuh shared pieces), called by the launchers in
 // ops/cuda/attention.cu; same arguments and semantics as the SIMT kernels there (see
 // ops/cuda/attention.h). Internal to the CUDA backend: included by .cu files only.
 #pragma once
