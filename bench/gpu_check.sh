@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # gpu_check.sh: the one GPU check of lory.cpp, about 8 minutes on an H200. Configures and builds
 # with CUDA (sm_90, Release, -j16), runs the GPU tests (ctest -L cuda) and the CPU tests, the op
-# parity test under compute-sanitizer memcheck and racecheck, the bf16 GEMM peak, the GPU model
-# bench and the PyTorch twin (eager and torch.compile). Every step is time-boxed (`timeout`) and
-# the whole run keeps to a budget; a failed step is reported and the script goes on. The last
-# thing printed is a summary table.
+# parity test under compute-sanitizer memcheck and racecheck, the bf16 GEMM peak, the attention
+# kernel lab, the GPU model bench and the PyTorch twin (eager and torch.compile). Every step is
+# time-boxed (`timeout`) and the whole run keeps to a budget; a failed step is reported and the
+# script goes on. The last thing printed is a summary table.
 #
 #   bench/gpu_check.sh [LOG_DIR]        (default: gpu_check_logs/<UTC time>)
 #   GPU_CHECK_BUDGET=480 GPU_CHECK_JOBS=16 GPU_CHECK_BUILD=build-gpu   (environment overrides)
@@ -91,6 +91,17 @@ else
   SUMMARY+=("$(printf '%-22s %-9s %6s  %s' gemm-peak SKIPPED - "bench_gpu_gemm not built")")
 fi
 
+# The attention kernel lab: v1 SIMT vs v2 tensor cores, forward and forward + backward.
+ATTN=$(find "$BUILD" -maxdepth 2 -name bench_gpu_attention -type f -perm -u+x | head -n 1)
+if [ -n "$ATTN" ]; then
+  step attention-bench 60 bench_gpu_attention.log "$ATTN"
+  # The f+b TFLOP/s (last column) of v1 and v2 at the first shape (the model's, L 1024).
+  attn_tflops() { grep -F "$1" "$LOG_DIR/bench_gpu_attention.log" | head -n 1 | awk '{print $NF}'; }
+  note "f+b TFLOP/s at L1024: simt $(attn_tflops 'v1 simt') tc $(attn_tflops 'v2 tensor-core')"
+else
+  SUMMARY+=("$(printf '%-22s %-9s %6s  %s' attention-bench SKIPPED - "bench_gpu_attention not built")")
+fi
+
 if [ -x "$BUILD/bench_gpu_model" ]; then
   step model-bench 150 bench_gpu_model.log "$BUILD/bench_gpu_model" --steps 3 --profile 1 --peak-tflops "$PEAK"
   note "$(grep -cE '^\{' "$LOG_DIR/bench_gpu_model.log") runs"
@@ -138,6 +149,10 @@ for f in bench_gpu_model.log twin_eager.log twin_compile.log; do
   echo "[$f]"
   grep -vE '^\{' "$LOG_DIR/$f" | grep -E "^(a|b) |run " | head -n 12
 done
+if [ -f "$LOG_DIR/bench_gpu_attention.log" ]; then
+  echo "[bench_gpu_attention.log]"
+  grep -E "^\(" "$LOG_DIR/bench_gpu_attention.log" | head -n 8
+fi
 echo
 echo "---- gpu_check summary: $(( $(date +%s) - START ))s of ${BUDGET}s budget, logs in $LOG_DIR ----"
 printf '%-22s %-9s %6s  %s\n' step status time note

@@ -1,11 +1,15 @@
 // causal_attention CUDA kernels (SIMT, fp32 in shared memory, flash-style): forward with an online
 // softmax over key tiles; backward as a dQ kernel over query blocks and a dK/dV kernel over key
 // blocks, each recomputing probabilities from the saved log-sum-exp. No L×L matrix, no atomics.
+// The launchers route bf16 with Dh 64/128 to the tensor-core kernels (attention_tc*.cu).
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <type_traits>
 
 #include "core/cuda/device.cuh"
 #include "ops/cuda/attention.h"
+#include "ops/cuda/attention_tc.h"
 
 namespace lory::ops::cuda {
 namespace {
@@ -315,13 +319,36 @@ unsigned blocks(int64_t n, int per_block) {
   return static_cast<unsigned>((n + per_block - 1) / per_block);
 }
 
+// Whether to run the tensor-core kernels (see AttentionKernel in ops/cuda/attention.h).
+bool use_tensor_cores(AttentionKernel kernel, DType dt, int64_t Dh,
+                      std::initializer_list<const void*> pointers, const char* op) {
+  const bool supported = tc_attention_supported(dt, Dh, pointers);
+  switch (kernel) {
+    case AttentionKernel::simt:
+      return false;
+    case AttentionKernel::tensor_core:
+      LORY_CHECK(supported, op, ": the tensor-core kernel needs bf16, Dh 64 or 128, an sm_80+ GPU "
+                 "and 16-byte aligned tensors; got dtype ", dtype_name(dt), ", Dh = ", Dh);
+      return true;
+    default: {
+      const char* env = std::getenv("LORY_ATTENTION");
+      return supported && !(env != nullptr && std::strcmp(env, "simt") == 0);
+    }
+  }
+}
+
 }  // namespace
 
 void causal_attention_forward(DType dt, const void* q, const void* k, const void* v, void* out,
-                              void* lse, int64_t BH, int64_t Lq, int64_t Lk, int64_t Dh) {
+                              void* lse, int64_t BH, int64_t Lq, int64_t Lk, int64_t Dh,
+                              AttentionKernel kernel) {
   if (BH == 0 || Lq == 0) return;
   LORY_CHECK(BH <= INT32_MAX && Lq <= 65535LL * kFwdRowsPerWarp * kWarps, "causal_attention: ", BH,
              " slices of ", Lq, " queries exceed the CUDA grid");
+  if (use_tensor_cores(kernel, dt, Dh, {q, k, v, out}, "causal_attention")) {
+    tc_attention_forward(q, k, v, out, static_cast<float*>(lse), BH, Lq, Lk, Dh);
+    return;
+  }
   dispatch(dt, Dh, "causal_attention", [&](auto zero, auto dmax) {
     using T = decltype(zero);
     dim3 grid(static_cast<unsigned>(BH), blocks(Lq, kFwdRowsPerWarp * kWarps));
@@ -335,11 +362,14 @@ void causal_attention_forward(DType dt, const void* q, const void* k, const void
 
 void causal_attention_backward(DType dt, const void* q, const void* k, const void* v,
                                const void* out, const void* lse, const void* dout, void* dq,
-                               void* dk, void* dv, int64_t BH, int64_t Lq, int64_t Lk, int64_t Dh) {
+                               void* dk, void* dv, int64_t BH, int64_t Lq, int64_t Lk, int64_t Dh,
+                               AttentionKernel kernel) {
   if (BH == 0 || Lk == 0) return;  // Lq == 0 with Lk > 0 still needs dk = dv = 0
   constexpr int kRowsPerBlock = kBwdRowsPerWarp * kWarps;
   LORY_CHECK(BH <= INT32_MAX && Lk <= 65535LL * kRowsPerBlock, "causal_attention backward: ", BH,
              " slices of ", Lk, " keys exceed the CUDA grid");
+  const bool tc = use_tensor_cores(kernel, dt, Dh, {q, k, v, out, dout, dq, dk, dv},
+                                   "causal_attention backward");
   dispatch(dt, Dh, "causal_attention backward", [&](auto zero, auto dmax) {
     using T = decltype(zero);
     constexpr int DMAX = decltype(dmax)::value;
@@ -354,6 +384,12 @@ void causal_attention_backward(DType dt, const void* q, const void* k, const voi
       row_dot_kernel<T><<<grid_for(BH * Lq * 32), kThreads>>>(dos, static_cast<const T*>(out),
                                                               delta.get(), BH * Lq, dh);
       CUDA_CHECK_LAUNCH();
+    }
+    if (tc) {
+      tc_attention_backward(q, k, v, lses, delta.get(), dout, dq, dk, dv, BH, Lq, Lk, Dh);
+      return;
+    }
+    if (Lq > 0) {
       dq_kernel<T, DMAX>
           <<<dim3(static_cast<unsigned>(BH), blocks(Lq, kRowsPerBlock)), kThreadsPerBlock>>>(
               qs, ks, vs, lses, delta.get(), dos, static_cast<T*>(dq), Lq, Lk, dh, scale);
