@@ -37,6 +37,7 @@ switch() {  # run first then
   "$lory" train --config "$dir/$1.json" --device "$3" --resume --quiet > "$dir/out"
   grep -q "trained 6 steps" "$dir/out"
   [ "$(grep -c '"grad_norm"' "$dir/$1/metrics.jsonl")" -eq 6 ] || { echo "$1: expected 6 step lines"; exit 1; }
+  [ "$(grep -c '"upcycle"' "$dir/$1/metrics.jsonl")" -eq 1 ] || { echo "$1: expected one upcycle"; exit 1; }
 }
 switch gpu_cpu cuda cpu
 switch cpu_gpu cpu cuda

@@ -125,12 +125,18 @@ void resume_run(Run& r, const std::string& checkpoint) {
   r.loader->load_state(t.at("loader"));
 }
 
-// Keeps the metrics lines of steps <= `step` (what an uninterrupted run had written by then).
+// Keeps the metrics lines an uninterrupted run had written when it saved the checkpoint of
+// `step`: those of steps <= `step`, except events at `step` (the upcycle that ends the dense
+// warm-up is logged after that checkpoint, and the resumed run logs it again).
 void truncate_metrics(const std::string& path, int64_t step) {
   std::ifstream in(path);
   std::string line, kept;
-  while (std::getline(in, line))
-    if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const nlohmann::json m = nlohmann::json::parse(line);
+    const int64_t s = m.value("step", int64_t{0});
+    if (s < step || (s == step && !m.contains("event"))) kept += line + "\n";
+  }
   in.close();
   std::ofstream(path, std::ios::trunc) << kept;
 }

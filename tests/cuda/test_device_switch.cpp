@@ -104,6 +104,11 @@ void train_then_switch(const std::string& run, const std::string& first, const s
   fs::remove_all(data_dir() / run / "checkpoints" / "step_00000006");
   TrainResult r = train(tiny_run(run, then), true, true);
   CHECK(r.steps == 6);
+  std::ifstream in(data_dir() / run / "metrics.jsonl");
+  int upcycles = 0;
+  for (std::string line; std::getline(in, line);)
+    upcycles += line.find("upcycle") != std::string::npos;
+  CHECK(upcycles == 1);  // the step-3 checkpoint is dense: the resumed run upcycles, once
 }
 
 std::string final_checkpoint(const std::string& run) {

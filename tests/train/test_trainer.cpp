@@ -192,3 +192,18 @@ TEST_CASE("load_model places a checkpoint on a device; wrong devices are named",
   else
     CHECK(resolve_device("cuda") == Device::cuda);
 }
+
+TEST_CASE("resuming from the checkpoint that ends the dense warm-up upcycles once", "[train]") {
+  auto run = [](const std::string& name) {
+    TrainConfig c = tiny_run(name, 10);
+    c.dense_warmup_frac = 0.5;  // dense steps 1-5, upcycled before step 6
+    c.checkpoint_interval = 5;  // the step-5 checkpoint is still dense
+    return c;
+  };
+  train(run("up_a"), false, true);
+  const std::string a = slurp(data_dir() / "up_a" / "metrics.jsonl");
+  train(run("up_b"), false, true);
+  fs::remove_all(data_dir() / "up_b" / "checkpoints" / "step_00000010");
+  CHECK(train(run("up_b"), true, true).steps == 10);
+  CHECK(slurp(data_dir() / "up_b" / "metrics.jsonl") == a);
+}
