@@ -3,6 +3,7 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/placement.h"
 #include "core/cpu_peak.h"
 #include "core/threads.h"
 #include "models/transformer.h"
@@ -12,32 +13,42 @@
 namespace lory::cli {
 
 int cmd_bench(int argc, char** argv) {
-  Args a("lory bench --config MODEL.json [--batch B] [--seq-len L] [--steps N]",
-         "Times full training steps (forward, backward, clipping, AdamW) of a model config on the "
-         "CPU and prints tokens/s, model GFLOP/s, the fraction of this machine's measured FP32 "
-         "peak and the peak memory.",
-         {{"config", "FILE", "model config (JSON)", ""},
-          {"batch", "B", "sequences per step", "8"},
-          {"seq-len", "L", "sequence length", "256"},
-          {"steps", "N", "timed steps (median reported)", "5"},
-          {"threads", "N", "CPU threads (0: all)", "0"}});
+  Args a("lory bench --config MODEL.json [--batch B] [--seq-len L] [--steps N] [--device NAME]",
+         "Times full training steps (forward, backward, clipping, AdamW) of a model config and "
+         "prints tokens/s, model GFLOP/s and the peak memory; on the CPU also the fraction of this "
+         "machine's measured FP32 peak (bench/gpu_check.sh measures the GPU's).",
+         with_placement({{"config", "FILE", "model config (JSON)", ""},
+                         {"batch", "B", "sequences per step", "8"},
+                         {"seq-len", "L", "sequence length", "256"},
+                         {"steps", "N", "timed steps (median reported)", "5"},
+                         {"threads", "N", "CPU threads (0: all)", "0"}},
+                        true));
   if (!a.parse(argc, argv, 0)) return 0;
   if (a.get_int("threads") > 0) set_num_threads(static_cast<int>(a.get_int("threads")));
+  const Placement p = placement(a);
   ModelConfig c = ModelConfig::from_file(a.get("config"));
-  const CpuPeak peak = measure_cpu_peak(num_threads(), 3);
+  const bool cpu = p.device == Device::cpu;
+  const CpuPeak peak = cpu ? measure_cpu_peak(num_threads(), 3) : CpuPeak{};
   StepBenchResult r = bench_training_step(c, a.get_int("batch"), a.get_int("seq-len"),
-                                          static_cast<int>(a.get_int("steps")));
+                                          static_cast<int>(a.get_int("steps")), 1, p.device,
+                                          p.precision);
   const double peak_gflops = peak.core_gflops * num_threads();
   std::printf("model      %s, D %lld, %lld layers, E %lld, T %lld: %.2fM parameters, %.2fM active\n",
               ffn_kind_name(c.ffn), static_cast<long long>(c.d_model),
               static_cast<long long>(c.n_layers), static_cast<long long>(c.n_experts),
               static_cast<long long>(c.segment_len), r.params / 1e6, r.active_params / 1e6);
-  std::printf("threads    %d; measured FP32 peak %.1f GFLOP/s (%.1f per core)\n", num_threads(),
-              peak_gflops, peak.core_gflops);
+  if (cpu)
+    std::printf("threads    %d; measured FP32 peak %.1f GFLOP/s (%.1f per core)\n", num_threads(),
+                peak_gflops, peak.core_gflops);
+  else
+    std::printf("device     cuda, precision %s\n", precision_name(p.precision));
   std::printf("step       %.1f ms (median of %lld)\n", r.step_ms, static_cast<long long>(a.get_int("steps")));
   std::printf("tokens/s   %.0f\n", r.tokens_per_s);
-  std::printf("model      %.1f GFLOP/s = %.1f%% of peak\n", r.model_gflops, 100 * r.model_gflops / peak_gflops);
-  std::printf("memory     peak %.1f MiB\n", r.peak_bytes / 1048576.0);
+  if (cpu)
+    std::printf("model      %.1f GFLOP/s = %.1f%% of peak\n", r.model_gflops, 100 * r.model_gflops / peak_gflops);
+  else
+    std::printf("model      %.1f GFLOP/s\n", r.model_gflops);
+  std::printf("memory     peak %.1f MiB%s\n", r.peak_bytes / 1048576.0, cpu ? "" : " (GPU)");
   return 0;
 }
 

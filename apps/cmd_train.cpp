@@ -4,7 +4,9 @@
 
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/placement.h"
 #include "core/json_reader.h"
+#include "core/precision.h"
 #include "core/threads.h"
 #include "data/tokenizer.h"
 #include "models/generate.h"
@@ -79,11 +81,13 @@ int cmd_eval(int argc, char** argv) {
            std::vector<Option> o = kEvalOptions;
            o.push_back({"json", "", "print JSON instead of a table", ""});
            o.push_back({"skip", "T", "also score positions >= T only (default: the model's segment_len)", ""});
-           return o;
+           return with_placement(o, true);
          }());
   if (!a.parse(argc, argv, 0)) return 0;
   set_threads(a);
-  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  const Placement p = placement(a);
+  Tf32Guard tf32(p.precision == Precision::tf32);
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")), p.device, p.precision);
   ShardData shard = read_shard(a.get("data"));
   const EvalOptions o = eval_options(a, *model, shard);
   auto scores = evaluate(*model, shard, o);
@@ -104,11 +108,12 @@ int cmd_routing(int argc, char** argv) {
   options.push_back({"out", "FILE", "write the JSON here (default: stdout; a run's report reads <run>/routing.json)", ""});
   Args a("lory routing --checkpoint DIR --data SHARD [--out FILE]",
          "Mean routing weight per (layer, expert, domain) on held-out text and the Jensen-Shannon "
-         "divergence between domains per layer (how specialised the experts are).",
-         options);
+         "divergence between domains per layer (how specialised the experts are). Runs in fp32.",
+         with_placement(options, false));
   if (!a.parse(argc, argv, 0)) return 0;
   set_threads(a);
-  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  const Placement p = placement(a);
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")), p.device, p.precision);
   ShardData shard = read_shard(a.get("data"));
   RoutingAnalysis r = analyse_routing(*model, shard, eval_options(a, *model, shard));
   if (a.flag("out"))
@@ -122,7 +127,7 @@ int cmd_generate(int argc, char** argv) {
   Args a("lory generate --checkpoint DIR --tokenizer FILE --prompt TEXT [options]",
          "Samples a continuation of the prompt. Lory models route by the prompt (one decision per "
          "layer, the paper's default) or per segment (--routing segment).",
-         {{"checkpoint", "DIR", "checkpoint directory, or a run directory", ""},
+         with_placement({{"checkpoint", "DIR", "checkpoint directory, or a run directory", ""},
           {"tokenizer", "FILE", "tokenizer JSON", ""},
           {"prompt", "TEXT", "the prompt", ""},
           {"max-tokens", "N", "tokens to generate", "100"},
@@ -130,9 +135,14 @@ int cmd_generate(int argc, char** argv) {
           {"top-k", "K", "keep the K most likely tokens (0: all)", "40"},
           {"top-p", "P", "nucleus sampling threshold", "0.95"},
           {"seed", "S", "sampling seed", "0"},
-          {"routing", "MODE", "Lory routing: prompt | segment", "prompt"}});
+          {"routing", "MODE", "Lory routing: prompt | segment", "prompt"},
+          {"threads", "N", "CPU threads (0: all)", "0"}},
+                        true));
   if (!a.parse(argc, argv, 0)) return 0;
-  auto model = load_model(resolve_checkpoint(a.get("checkpoint")));
+  set_threads(a);
+  const Placement p = placement(a);
+  Tf32Guard tf32(p.precision == Precision::tf32);
+  auto model = load_model(resolve_checkpoint(a.get("checkpoint")), p.device, p.precision);
   Tokenizer tok = Tokenizer::load(a.get("tokenizer"));
   const std::string mode = a.get("routing");
   LORY_CHECK(mode == "prompt" || mode == "segment", "--routing is '", mode, "'; expected prompt or segment");

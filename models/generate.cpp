@@ -6,6 +6,8 @@
 #include <numeric>
 
 #include "core/autograd.h"
+#include "ops/cast.h"
+#include "ops/narrow.h"
 
 namespace lory {
 
@@ -50,10 +52,13 @@ std::vector<int32_t> generate(Transformer& model, const std::vector<int32_t>& pr
   std::vector<int32_t> out;
   Tensor logits = model.forward(Tensor::from_vector(prompt, {1, static_cast<int64_t>(prompt.size())}), &state);
   for (int64_t step = 0; step < budget; ++step) {
-    const int64_t last = logits.size(1) - 1;
-    Tensor row = logits.to(Device::cpu);  // (1,L,V): sampling runs on the host
-    if (row.dtype() != DType::f32) row = row.to(DType::f32);
-    int32_t next = sample_token(row.data<float>() + last * V, V, o, gen);
+    // Sampling runs on the host (the same seeded draw on every device): the last position's
+    // logits, cut and cast to f32 where they are, cross in one copy of V floats; the chosen id
+    // goes back with the next forward pass. That is the one host round trip per token.
+    Tensor row = ops::narrow(logits, 1, logits.size(1) - 1, 1);  // (1,1,V)
+    if (row.dtype() != DType::f32) row = ops::cast(row, DType::f32);
+    row = row.to(Device::cpu);
+    int32_t next = sample_token(row.data<float>(), V, o, gen);
     out.push_back(next);
     if (next == o.stop_token || step + 1 == budget) break;
     logits = model.forward(Tensor::from_vector(std::vector<int32_t>{next}, {1, 1}), &state);

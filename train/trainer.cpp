@@ -45,19 +45,6 @@ struct Run {
   Precision precision = Precision::fp32;
 };
 
-// The configured device, checked against what this build and machine offer.
-Device resolve_device(const std::string& name) {
-  if (name == "cpu") return Device::cpu;
-  LORY_CHECK(name == "cuda", "training config: 'device' is '", name, "'; expected 'cpu' or 'cuda'");
-#ifndef LORY_WITH_CUDA
-  LORY_FAIL("device 'cuda' requested but this build has no CUDA backend; reconfigure with "
-            "-DLORY_CUDA=ON on a machine with the CUDA toolkit, or use device 'cpu'");
-#endif
-  LORY_CHECK(cuda::available(), "device 'cuda' requested but no CUDA device is present; use "
-             "device 'cpu'");
-  return Device::cuda;
-}
-
 // A model built (or loaded) on the CPU goes to the run's device and precision; optimizers are
 // created after this, so their state lives next to the parameters.
 void place(const Run& r, Transformer& model) {
@@ -138,12 +125,18 @@ void resume_run(Run& r, const std::string& checkpoint) {
   r.loader->load_state(t.at("loader"));
 }
 
-// Keeps the metrics lines of steps <= `step` (what an uninterrupted run had written by then).
+// Keeps the metrics lines an uninterrupted run had written when it saved the checkpoint of
+// `step`: those of steps <= `step`, except events at `step` (the upcycle that ends the dense
+// warm-up is logged after that checkpoint, and the resumed run logs it again).
 void truncate_metrics(const std::string& path, int64_t step) {
   std::ifstream in(path);
   std::string line, kept;
-  while (std::getline(in, line))
-    if (!line.empty() && nlohmann::json::parse(line).value("step", int64_t{0}) <= step) kept += line + "\n";
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const nlohmann::json m = nlohmann::json::parse(line);
+    const int64_t s = m.value("step", int64_t{0});
+    if (s < step || (s == step && !m.contains("event"))) kept += line + "\n";
+  }
   in.close();
   std::ofstream(path, std::ios::trunc) << kept;
 }
@@ -182,8 +175,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   if (r.cfg.threads > 0) set_num_threads(r.cfg.threads);
   r.device = resolve_device(r.cfg.device);
   r.precision = parse_precision(r.cfg.precision);
-  LORY_CHECK(r.precision != Precision::bf16 || r.device == Device::cuda,
-             "training config: 'precision' 'bf16' needs 'device' 'cuda'; use 'fp32' on the CPU");
+  check_precision_device(r.precision, r.device);
   Tf32Guard tf32(r.precision == Precision::tf32);  // GPU GEMMs only; restored on return
   fs::create_directories(r.cfg.out_dir);
 
@@ -325,12 +317,34 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   return result;
 }
 
-std::unique_ptr<Transformer> load_model(const std::string& checkpoint) {
+Device resolve_device(const std::string& name) {
+  if (name == "cpu") return Device::cpu;
+  LORY_CHECK(name == "cuda", "device is '", name, "'; expected 'cpu' or 'cuda'");
+#ifndef LORY_WITH_CUDA
+  LORY_FAIL("device 'cuda' requested but this build has no CUDA backend; reconfigure with "
+            "-DLORY_CUDA=ON on a machine with the CUDA toolkit, or use device 'cpu'");
+#endif
+  LORY_CHECK(cuda::available(), "device 'cuda' requested but no CUDA device is present; use "
+             "device 'cpu'");
+  return Device::cuda;
+}
+
+void check_precision_device(Precision precision, Device device) {
+  LORY_CHECK(precision != Precision::bf16 || device == Device::cuda,
+             "precision 'bf16' needs device 'cuda' (the CPU has no bf16 kernels); use 'fp32' on "
+             "the CPU");
+}
+
+std::unique_ptr<Transformer> load_model(const std::string& checkpoint, Device device,
+                                        Precision precision) {
+  check_precision_device(precision, device);
   CheckpointContents c = load_checkpoint(checkpoint);
   LORY_CHECK(c.trainer.contains("model_config"), "checkpoint '", checkpoint,
              "': trainer.json has no model_config");
   auto model = std::make_unique<Transformer>(ModelConfig::from_json(c.trainer.at("model_config")));
   assign_named(c.model, model->parameters(), checkpoint + "/model.safetensors");
+  model->to(device);  // loaded into host tensors, then copied once
+  model->set_precision(precision);
   return model;
 }
 

@@ -28,7 +28,16 @@ struct TrainResult {
 // Progress goes to stderr: a progress bar on a terminal, periodic lines otherwise.
 TrainResult train(const TrainConfig& config, bool resume = false, bool quiet = false);
 
-// Loads the model of a checkpoint directory (its trainer.json names the model config).
-std::unique_ptr<Transformer> load_model(const std::string& checkpoint);
+// Loads the model of a checkpoint directory (its trainer.json names the model config) and places
+// it on `device` with `precision` (checkpoints are device-independent; bf16 needs cuda). The
+// caller holds a Tf32Guard for tf32.
+std::unique_ptr<Transformer> load_model(const std::string& checkpoint, Device device = Device::cpu,
+                                        Precision precision = Precision::fp32);
+
+// "cpu" or "cuda", checked against this build and machine: a clear error says what is missing
+// (a CUDA build, or a GPU). The trainer and the command-line options share it.
+Device resolve_device(const std::string& name);
+// The bf16-needs-cuda rule, one message for the trainer and the command line.
+void check_precision_device(Precision precision, Device device);
 
 }  // namespace lory

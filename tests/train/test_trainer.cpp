@@ -174,3 +174,36 @@ TEST_CASE("training configs check device and precision", "[train]") {
   if (!cuda::available())  // a CPU build or a machine without a GPU: one clear line
     CHECK_THROWS_WITH(train(c, false, true), HasSubstr("device 'cuda' requested but"));
 }
+
+TEST_CASE("load_model places a checkpoint on a device; wrong devices are named", "[train]") {
+  train(tiny_run("place", 2), false, true);
+  const std::string ckpt = latest_checkpoint((data_dir() / "place" / "checkpoints").string());
+  auto model = load_model(ckpt, Device::cpu, Precision::fp32);
+  CHECK(model->device() == Device::cpu);
+  CHECK(model->precision() == Precision::fp32);
+  CHECK(load_model(ckpt)->parameters()[0].second.to_vector<float>() ==
+        model->parameters()[0].second.to_vector<float>());
+  CHECK_THROWS_WITH(load_model(ckpt, Device::cpu, Precision::bf16),
+                    HasSubstr("precision 'bf16' needs device 'cuda'"));
+  CHECK(resolve_device("cpu") == Device::cpu);
+  CHECK_THROWS_WITH(resolve_device("gpu"), HasSubstr("device is 'gpu'; expected 'cpu' or 'cuda'"));
+  if (!cuda::available())
+    CHECK_THROWS_WITH(resolve_device("cuda"), HasSubstr("device 'cuda' requested but"));
+  else
+    CHECK(resolve_device("cuda") == Device::cuda);
+}
+
+TEST_CASE("resuming from the checkpoint that ends the dense warm-up upcycles once", "[train]") {
+  auto run = [](const std::string& name) {
+    TrainConfig c = tiny_run(name, 10);
+    c.dense_warmup_frac = 0.5;  // dense steps 1-5, upcycled before step 6
+    c.checkpoint_interval = 5;  // the step-5 checkpoint is still dense
+    return c;
+  };
+  train(run("up_a"), false, true);
+  const std::string a = slurp(data_dir() / "up_a" / "metrics.jsonl");
+  train(run("up_b"), false, true);
+  fs::remove_all(data_dir() / "up_b" / "checkpoints" / "step_00000010");
+  CHECK(train(run("up_b"), true, true).steps == 10);
+  CHECK(slurp(data_dir() / "up_b" / "metrics.jsonl") == a);
+}
