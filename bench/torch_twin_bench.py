@@ -14,26 +14,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
-from lory_twin import loss_fn  # noqa: E402
-
-
-def init_params(cfg):
-    D, V, F, E = cfg["d_model"], cfg["vocab"], cfg["d_ff"], cfg["n_experts"]
-    g = torch.Generator().manual_seed(cfg.get("seed", 0))
-    rnd = lambda *s: (torch.randn(*s, generator=g) * 0.02).requires_grad_()
-    p = {"tok_emb": rnd(V, D), "norm": torch.ones(D, requires_grad=True), "lm_head": rnd(D, V)}
-    for i in range(cfg["n_layers"]):
-        pre = f"layers.{i}."
-        p[pre + "attn_norm"] = torch.ones(D, requires_grad=True)
-        p[pre + "ffn_norm"] = torch.ones(D, requires_grad=True)
-        for w in ("wq", "wk", "wv", "wo"):
-            p[pre + "attn." + w] = rnd(D, D)
-        if cfg["ffn"] == "dense":
-            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(D, F), rnd(D, F), rnd(F, D)
-        else:
-            p[pre + "ffn.router"] = rnd(D, E)
-            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(E, D, F), rnd(E, D, F), rnd(E, F, D)
-    return p
+from lory_twin import init_params, loss_fn  # noqa: E402
 
 
 def main():

@@ -42,25 +42,6 @@ def sdpa_attention(x, p, pre, cfg):
     return o.transpose(1, 2).reshape(B, L, D) @ p[pre + "wo"]
 
 
-def init_params(cfg, dev):
-    D, V, F, E = cfg["d_model"], cfg["vocab"], cfg["d_ff"], cfg["n_experts"]
-    g = torch.Generator(device="cpu").manual_seed(0)
-    rnd = lambda *s: (torch.randn(*s, generator=g) * 0.02).to(dev).requires_grad_()
-    ones = lambda: torch.ones(D, device=dev, requires_grad=True)
-    p = {"tok_emb": rnd(V, D), "norm": ones(), "lm_head": rnd(D, V)}
-    for i in range(cfg["n_layers"]):
-        pre = f"layers.{i}."
-        p[pre + "attn_norm"], p[pre + "ffn_norm"] = ones(), ones()
-        for w in ("wq", "wk", "wv", "wo"):
-            p[pre + "attn." + w] = rnd(D, D)
-        if cfg["ffn"] == "dense":
-            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(D, F), rnd(D, F), rnd(F, D)
-        else:
-            p[pre + "ffn.router"] = rnd(D, E)
-            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(E, D, F), rnd(E, D, F), rnd(E, F, D)
-    return p
-
-
 def flops_per_token(cfg, L):  # as train/step_bench.h: 6 · active non-embedding params + attention
     D, F = cfg["d_model"], cfg["d_ff"]
     non_embedding = cfg["n_layers"] * (4 * D * D + 3 * D * F) + D * cfg["vocab"]
@@ -71,7 +52,7 @@ def run(cfg, mode, steps, B, L):
     dev = torch.device("cuda")
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
-    params = init_params(cfg, dev)
+    params = lory_twin.init_params(cfg, dev)
     try:
         opt = torch.optim.AdamW(params.values(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=True)
     except (TypeError, RuntimeError):

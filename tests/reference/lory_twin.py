@@ -134,6 +134,26 @@ def loss_fn(cfg, p, ids, targets):
                                              targets.reshape(-1).long())
 
 
+def init_params(cfg, device="cpu"):
+    """Random parameters for benchmarks (N(0, 0.02) matrices, unit norms), seeded by cfg["seed"]."""
+    D, V, F, E = cfg["d_model"], cfg["vocab"], cfg["d_ff"], cfg.get("n_experts", 1)
+    g = torch.Generator(device="cpu").manual_seed(cfg.get("seed", 0))
+    rnd = lambda *s: (torch.randn(*s, generator=g) * 0.02).to(device).requires_grad_()
+    ones = lambda: torch.ones(D, device=device, requires_grad=True)
+    p = {"tok_emb": rnd(V, D), "norm": ones(), "lm_head": rnd(D, V)}
+    for i in range(cfg["n_layers"]):
+        pre = f"layers.{i}."
+        p[pre + "attn_norm"], p[pre + "ffn_norm"] = ones(), ones()
+        for w in ("wq", "wk", "wv", "wo"):
+            p[pre + "attn." + w] = rnd(D, D)
+        if cfg["ffn"] == "dense":
+            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(D, F), rnd(D, F), rnd(F, D)
+        else:
+            p[pre + "ffn.router"] = rnd(D, E)
+            p[pre + "ffn.w1"], p[pre + "ffn.w3"], p[pre + "ffn.w2"] = rnd(E, D, F), rnd(E, D, F), rnd(E, F, D)
+    return p
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
