@@ -1,6 +1,6 @@
 // CPU-vs-GPU parity helpers: run the same function on CPU inputs and on their GPU copies,
 // backpropagate the same seed, and compare outputs and every input gradient by normalised mean
-// squared error  NMSE = Σ (gpu − cpu)² / max(Σ cpu², n·kNmseFloor²).
+// squared error  NMSE = Σ (gpu − cpu)² / Σ cpu²  (0 when both are exactly zero).
 #pragma once
 #include <algorithm>
 #include <string>
@@ -20,12 +20,9 @@ inline void require_gpu() {
   if (!cuda::available()) LORY_SKIP_ALL("no CUDA device (or a build without CUDA)");
 }
 
-// The reference's mean square is floored at kNmseFloor² (an RMS of 1e-3): a quantity that is
-// exactly zero in exact arithmetic (attention's dq with one visible key, say) is round-off on
-// both devices, and round-off divided by round-off says nothing. Test inputs are O(1).
-constexpr double kNmseFloor = 1e-3;
-
-inline double nmse(const Tensor& gpu, const Tensor& cpu) {
+// NMSE of gpu against the reference cpu. `floor_ms` (default 0: none) is a lower bound on the
+// reference's mean square, for a quantity that may be zero in exact arithmetic: see run_parity.
+inline double nmse(const Tensor& gpu, const Tensor& cpu, double floor_ms = 0) {
   std::vector<double> a = gpu.to_vector<double>(), b = cpu.to_vector<double>();
   REQUIRE(a.size() == b.size());
   double num = 0, den = 0;
@@ -33,10 +30,22 @@ inline double nmse(const Tensor& gpu, const Tensor& cpu) {
     num += (a[i] - b[i]) * (a[i] - b[i]);
     den += b[i] * b[i];
   }
-  den = std::max(den, kNmseFloor * kNmseFloor * static_cast<double>(b.size()));
+  den = std::max(den, floor_ms * static_cast<double>(b.size()));
   if (den == 0) return num == 0 ? 0.0 : 1.0;
   return num / den;
 }
+
+inline double mean_square(const Tensor& t) {
+  double s = 0;
+  for (double v : t.to_vector<double>()) s += v * v;
+  return t.numel() ? s / static_cast<double>(t.numel()) : 0.0;
+}
+
+// A gradient is compared with its reference mean square floored at kRelativeFloor times the
+// largest mean square among the call's gradients: one that is exactly zero in exact arithmetic
+// while its siblings are O(1) (attention's dq and dk with a single visible key) is round-off on
+// both devices, and round-off divided by round-off says nothing.
+constexpr double kRelativeFloor = 1e-6;
 
 struct ParityResult {
   double output = 0;               // NMSE of the output
@@ -74,6 +83,10 @@ inline ParityResult run_parity(const TensorFn& fn, const std::vector<Tensor>& cp
     out_cpu.backward(dy);
     out_gpu.backward(dy.to(Device::cuda).to(out_gpu.dtype()));
   }
+  double largest_ms = 0;
+  for (const Tensor& t : cpu_inputs)
+    if (t.requires_grad() && t.grad().defined())
+      largest_ms = std::max(largest_ms, mean_square(t.grad()));
   for (size_t i = 0; i < cpu_inputs.size(); ++i) {
     if (!cpu_inputs[i].requires_grad()) continue;
     Tensor gc = cpu_inputs[i].grad(), gg = gpu_inputs[i].grad();
@@ -84,7 +97,7 @@ inline ParityResult run_parity(const TensorFn& fn, const std::vector<Tensor>& cp
     REQUIRE(gc.defined());
     REQUIRE(gg.defined());
     REQUIRE(gg.device() == Device::cuda);
-    r.gradients.push_back(nmse(gg, gc));
+    r.gradients.push_back(nmse(gg, gc, kRelativeFloor * largest_ms));
   }
   return r;
 }
