@@ -1,5 +1,6 @@
-// bench_gemm: FP32 throughput of ops::matmul as a fraction of this machine's peak, which is
-// measured in the same run by an FMA loop with many independent accumulators.
+// bench_gemm: FP32 throughput of ops::matmul (our packed kernel, core/cpu/gemm.h) as a fraction
+// of this machine's peak, which is measured in the same run by an FMA loop with many independent
+// accumulators, each shape beside Eigen's single-threaded GEMM on the same buffers (reference).
 //
 //   ./build/bench_gemm [reps]      (default 7; prints median times, GFLOP/s and % of peak)
 #include <Eigen/Core>
@@ -62,6 +63,7 @@ Timing time_median(F&& fn, int reps) {
 struct Problem {
   const char* name;
   int64_t batch, M, K, N;
+  bool ta = false, tb = false;  // op(A) = Aᵀ (A stored K × M), op(B) = Bᵀ (B stored N × K)
 };
 
 // One table row. The peak of t threads is t × the single-core peak (measured by CPU time, so
@@ -69,7 +71,7 @@ struct Problem {
 // compares flops per CPU-second (the efficiency of the kernel while it has the cores).
 void print_row(const char* name, int threads, double flops, const Timing& t, double core_peak) {
   double gf = flops / t.wall / 1e9;
-  std::printf("%-32s %7d %9.2f %9.1f %9.0f%% %8.0f%%\n", name, threads, t.wall * 1e3, gf,
+  std::printf("%-34s %7d %9.2f %9.1f %9.0f%% %8.0f%%\n", name, threads, t.wall * 1e3, gf,
               100.0 * gf / (threads * core_peak), 100.0 * flops / t.cpu / 1e9 / core_peak);
 }
 
@@ -89,35 +91,42 @@ int main(int argc, char** argv) {
       reps, core_peak);
   const Problem problems[] = {
       {"1024 x 1024 x 1024", 1, 1024, 1024, 1024},
-      {"2048 x 256 x 768 (FFN up)", 1, 2048, 256, 768},
-      {"2048 x 768 x 256 (FFN down)", 1, 2048, 768, 256},
-      {"2048 x 704 x 256", 1, 2048, 704, 256},
+      {"2048 x 256 x 704 (FFN up)", 1, 2048, 256, 704},
+      {"2048 x 704 x 256 (FFN down)", 1, 2048, 704, 256},
+      {"2048 x 256 x 4096 (LM head)", 1, 2048, 256, 4096},
+      {"256 x 2048 x 704 (dW = x^T dy)", 1, 256, 2048, 704, true, false},
+      {"2048 x 704 x 256 (dx = dy W^T)", 1, 2048, 704, 256, false, true},
+      {"64 x 256 x 704 (Lory segment)", 1, 64, 256, 704},
       {"64 x (256 x 64 x 256) batched", 64, 256, 64, 256},
   };
-  std::printf("%-32s %7s %9s %9s %10s %9s\n", "M x K x N", "threads", "median ms", "GFLOP/s",
+  std::printf("%-34s %7s %9s %9s %10s %9s\n", "M x K x N", "threads", "median ms", "GFLOP/s",
               "%peak wall", "%peak CPU");
+  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  using Map = Eigen::Map<const Mat>;
   Generator gen(1);
   for (const Problem& p : problems) {
-    Shape sa = p.batch > 1 ? Shape{p.batch, p.M, p.K} : Shape{p.M, p.K};
-    Shape sb = p.batch > 1 ? Shape{p.batch, p.K, p.N} : Shape{p.K, p.N};
+    const int64_t ar = p.ta ? p.K : p.M, ac = p.ta ? p.M : p.K;
+    const int64_t br = p.tb ? p.N : p.K, bc = p.tb ? p.K : p.N;
+    Shape sa = p.batch > 1 ? Shape{p.batch, ar, ac} : Shape{ar, ac};
+    Shape sb = p.batch > 1 ? Shape{p.batch, br, bc} : Shape{br, bc};
     Tensor a = Tensor::randn(sa, gen), b = Tensor::randn(sb, gen);
     double flops = 2.0 * p.batch * p.M * p.K * p.N;
     for (int threads = 1; threads <= 2; ++threads) {
       set_num_threads(threads);
-      print_row(p.name, threads, flops, time_median([&] { ops::matmul(a, b); }, reps), core_peak);
+      print_row(p.name, threads, flops,
+                time_median([&] { ops::matmul(a, b, p.ta, p.tb); }, reps), core_peak);
     }
-  }
-  // For reference: Eigen's own GEMM on the same 1024³ buffers, with its own threading (not
-  // thread-count deterministic, which is why ops::matmul does not use it).
-  Tensor a = Tensor::randn({1024, 1024}, gen), b = Tensor::randn({1024, 1024}, gen);
-  Tensor c = Tensor::empty({1024, 1024});
-  using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  Eigen::Map<const Mat> ma(a.data<float>(), 1024, 1024), mb(b.data<float>(), 1024, 1024);
-  Eigen::Map<Mat> mc(c.data<float>(), 1024, 1024);
-  for (int threads = 1; threads <= 2; ++threads) {
-    set_num_threads(threads);
-    print_row("1024^3 Eigen direct (reference)", threads, 2.0 * 1024 * 1024 * 1024,
-              time_median([&] { mc.noalias() = ma * mb; }, reps), core_peak);
+    if (p.batch > 1) continue;
+    // Reference: Eigen's GEMM on the same buffers, one thread (what every tile ran before).
+    Eigen::setNbThreads(1);
+    Map ma(a.data<float>(), ar, ac), mb(b.data<float>(), br, bc);
+    Mat mc(p.M, p.N);
+    auto eigen = [&] {
+      if (p.ta) mc.noalias() = ma.transpose() * mb;
+      else if (p.tb) mc.noalias() = ma * mb.transpose();
+      else mc.noalias() = ma * mb;
+    };
+    print_row("  Eigen (reference)", 1, flops, time_median(eigen, reps), core_peak);
   }
   return 0;
 }

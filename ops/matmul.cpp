@@ -1,20 +1,20 @@
-// matmul: C = op(A)·op(B) through Eigen GEMMs on row-major maps of the raw buffers, tiled so that
-// the result does not depend on the thread count.
+// matmul: C = op(A)·op(B), tiled so that the result does not depend on the thread count; each
+// tile is one single-threaded packed GEMM (core/cpu/gemm.h).
 // (On the GPU the same GEMMs go to cuBLAS through lory::cuda::gemm: matmul_forward_cuda.)
 //
-// Why our own tiling: Eigen's multi-threaded GEMM chooses its depth blocking (kc) from the
-// number of threads, which regroups the sums over K, so 1 and 2 threads give different bits
-// (measured at 1024³). Instead every GEMM of a call is cut into output tiles (a row block ×
-// a column block) whose sizes depend only on (batch, M, N, K); each tile is one single-threaded
-// Eigen GEMM over the full depth, and the tiles are shared out among the threads. A tile
+// Why tiles: a multi-threaded GEMM that picks its depth blocking from the number of threads
+// (Eigen's does) regroups the sums over K, so 1 and 2 threads give different bits. Instead every
+// GEMM of a call is cut into output tiles (a row block × a column block) whose sizes depend only
+// on (batch, M, N, K); each tile is one single-threaded GEMM over the full depth, and the tiles
+// are shared out among the threads. A tile
 // computes the same bits whichever thread runs it, so the result is thread-count independent,
 // and a batch of many small GEMMs is simply parallel over the batch.
 #include "ops/matmul.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 
 #include "core/autograd.h"
+#include "core/cpu/gemm.h"
 #include "core/cuda/blas.h"
 #include "core/dispatch.h"
 #include "core/storage.h"
@@ -34,34 +34,14 @@ struct Gemm {
   bool ta, tb;
 };
 
-template <typename T>
-using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename T>
-using InMap = Eigen::Map<const RowMat<T>, 0, Eigen::OuterStride<>>;
-template <typename T>
-using OutMap = Eigen::Map<RowMat<T>, 0, Eigen::OuterStride<>>;
-
-// C_i[r0 : r0+m, c0 : c0+n] = op(A_i)[r0 : r0+m, :] · op(B_i)[:, c0 : c0+n], one Eigen GEMM.
+// C_i[r0 : r0+m, c0 : c0+n] = op(A_i)[r0 : r0+m, :] · op(B_i)[:, c0 : c0+n], one packed GEMM.
 template <typename T>
 void gemm_tile(const Gemm<T>& g, int64_t i, int64_t r0, int64_t m, int64_t c0, int64_t n) {
   const int64_t M = g.M, N = g.N, K = g.K;
-  const T* a = g.a + i * M * K;
-  const T* b = g.b + i * K * N;
-  OutMap<T> c(g.c + i * M * N + r0 * N + c0, m, n, Eigen::OuterStride<>(N));
-  // Rows r0.. of op(A): rows of A (M, K), or columns of A stored as (K, M).
-  InMap<T> ma = g.ta ? InMap<T>(a + r0, K, m, Eigen::OuterStride<>(M))
-                     : InMap<T>(a + r0 * K, m, K, Eigen::OuterStride<>(K));
-  // Columns c0.. of op(B): columns of B (K, N), or rows of B stored as (N, K).
-  InMap<T> mb = g.tb ? InMap<T>(b + c0 * K, n, K, Eigen::OuterStride<>(K))
-                     : InMap<T>(b + c0, K, n, Eigen::OuterStride<>(N));
-  if (!g.ta && !g.tb)
-    c.noalias() = ma * mb;
-  else if (!g.ta)
-    c.noalias() = ma * mb.transpose();
-  else if (!g.tb)
-    c.noalias() = ma.transpose() * mb;
-  else
-    c.noalias() = ma.transpose() * mb.transpose();
+  const T* a = g.a + i * M * K;  // rows r0.. of op(A): rows of A (M, K) or columns of A (K, M)
+  const T* b = g.b + i * K * N;  // columns c0.. of op(B): columns of B (K, N) or rows of B (N, K)
+  cpu::gemm<T>(g.ta, g.tb, m, n, K, g.ta ? a + r0 : a + r0 * K, g.ta ? M : K,
+               g.tb ? b + c0 * K : b + c0, g.tb ? K : N, g.c + i * M * N + r0 * N + c0, N, false);
 }
 
 // Tile sizes from the problem alone (never from the thread count). Aim for kTargetTasks tiles in
@@ -100,23 +80,12 @@ Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
       best_r = r, best_c = c, best_tiles = tiles, best_packed = packed;
   }
   Tiling t;
-  t.rows = ceil_div(ceil_div(M, best_r), 8) * 8;  // multiples of 8 keep Eigen's micro-kernels full
-  t.cols = ceil_div(ceil_div(N, best_c), 8) * 8;
+  t.rows = ceil_div(ceil_div(M, best_r), 6) * 6;  // whole 6 × 16 micro-tiles (core/cpu/gemm.cpp)
+  t.cols = ceil_div(ceil_div(N, best_c), 16) * 16;
   t.row_tiles = ceil_div(M, t.rows);
   t.col_tiles = ceil_div(N, t.cols);
   return t;
 }
-
-// Eigen must run each tile single-threaded (its own threading would change the bits, see the top
-// of the file); this holds Eigen at one thread for the duration of a call.
-class EigenSerial {
- public:
-  EigenSerial() : saved_(Eigen::nbThreads()) { Eigen::setNbThreads(1); }
-  ~EigenSerial() { Eigen::setNbThreads(saved_); }
-
- private:
-  int saved_;
-};
 
 template <typename T>
 void gemm(const Gemm<T>& g) {
@@ -125,7 +94,6 @@ void gemm(const Gemm<T>& g) {
     std::fill(g.c, g.c + g.batch * g.M * g.N, T(0));
     return;
   }
-  EigenSerial serial;
   const Tiling t = plan_tiles(g.batch, g.M, g.N, g.K);
   const int64_t per_gemm = t.row_tiles * t.col_tiles, tasks = g.batch * per_gemm;
   auto run = [&](int64_t task) {

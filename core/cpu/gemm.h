@@ -1,0 +1,36 @@
+// GEMM for the CPU: packed operands and a register-blocked micro-kernel (AVX2 + FMA for float32
+// where the build targets it; portable C++ for float64 and other targets). Single-threaded by design: callers
+// split the output into tiles and run tiles on threads, so results never depend on the thread
+// count (ops/matmul.cpp, ops/lory_ffn.cpp).
+//
+// All matrices are row-major with explicit leading dimensions (elements between rows):
+//   op(A) is (M × K): A itself (lda >= K), or, with ta, A stored (K × M) (lda >= M);
+//   op(B) is (K × N): B itself (ldb >= N), or, with tb, B stored (N × K) (ldb >= K);
+//   C is (M × N), ldc >= N.
+// The sum over K runs in a fixed order (blocks of kKc in turn, each ascending), so the same call
+// gives the same bits on every run and thread.
+#pragma once
+
+#include <cstdint>
+
+namespace lory::cpu {
+
+// C = op(A)·op(B), or C += op(A)·op(B) when accumulate. Real: float or double.
+template <typename Real>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const Real* A, int64_t lda,
+          const Real* B, int64_t ldb, Real* C, int64_t ldc, bool accumulate);
+
+// op(B) packed once and used by many GEMMs (a weight shared by several row blocks, or one built
+// directly in packed form). packed_b_size(K, N) floats hold it; pack_b fills them. Packing is
+// linear: a weighted sum of packed matrices is the packed weighted sum (ops/lory_ffn.cpp merges
+// experts this way).
+int64_t packed_b_size(int64_t K, int64_t N);
+template <typename Real>
+void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* packed);
+
+// C (+)= op(A)·B for B given packed by pack_b (same K and N); bits equal to gemm's.
+template <typename Real>
+void gemm_packed_b(bool ta, int64_t M, int64_t N, int64_t K, const Real* A, int64_t lda,
+                   const Real* packed_b, Real* C, int64_t ldc, bool accumulate);
+
+}  // namespace lory::cpu
