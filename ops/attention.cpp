@@ -1,15 +1,17 @@
 // causal_attention: argument checks, fused forward and backward CPU kernels over query blocks,
-// with Eigen GEMMs on row-major maps of the raw (b, h) slices.
+// with register-tiled products (ops/attention_tiles.h) on the raw (b, h) slices.
 #include "ops/attention.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
+#include "ops/attention_tiles.h"
 #include "ops/cuda/attention.h"
+#include "ops/vec_math.h"
 
 namespace lory::ops {
 namespace {
@@ -17,13 +19,6 @@ namespace {
 // Queries are processed in blocks of this many rows: a block's scores (kQueryBlock × Lk) are
 // the largest temporary. Fixed, so results never depend on the thread count.
 constexpr int64_t kQueryBlock = 64;
-
-template <typename T>
-using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename T>
-using ConstMap = Eigen::Map<const Mat<T>>;
-template <typename T>
-using MutMap = Eigen::Map<Mat<T>>;
 
 struct Dims {
   int64_t BH, Lq, Lk, Dh;
@@ -41,35 +36,70 @@ struct Block {
   int64_t rows() const { return i1 - i0; }
 };
 
-// Forward for query block qb of slice bh. Two passes over each row of the block's scores:
-// the max over the visible keys, then exp(s - max) and its sum. Masked entries become exactly
-// 0, so keys a query may not see never touch its output.
+// Per-thread buffers: Kᵀ and Vᵀ (Dh × Lk), padded copies of K and V (Lk × Dh), and one query
+// block's P and dS (kQueryBlock × Lk). Rows are padded by attn::kPad (see attn::product).
+template <typename T>
+struct Scratch {
+  std::vector<T> kt, vt, kc, vc, p, ds;
+  explicit Scratch(const Dims& d)
+      : kt(d.Dh * (d.Lk + attn::kPad)), vt(kt.size()), kc(d.Lk * (d.Dh + attn::kPad)),
+        vc(kc.size()), p(kQueryBlock * d.Lk), ds(p.size()) {}
+};
+
+// Forward for query block qb of slice bh: S = Q Kᵀ·s, then per row the max over the visible
+// keys, exp(S - max) and its sum (vec::exp_sum), P = exp / sum; O = P V. Masked entries of P are
+// exactly 0 (and the products skip the keys no row of a tile sees), so keys a query may not see
+// never touch its output.
 template <typename T>
 void attention_forward_block(const T* q, const T* k, const T* v, T* o, T* lse, const Dims& d,
-                             int64_t bh, int64_t qb) {
+                             int64_t bh, int64_t qb, Scratch<T>& w) {
   Block blk(d, qb);
-  ConstMap<T> Q(q + (bh * d.Lq + blk.i0) * d.Dh, blk.rows(), d.Dh);
-  ConstMap<T> K(k + bh * d.Lk * d.Dh, blk.kmax, d.Dh);
-  ConstMap<T> V(v + bh * d.Lk * d.Dh, blk.kmax, d.Dh);
-  Mat<T> P(blk.rows(), blk.kmax);
-  P.noalias() = (Q * K.transpose()) * static_cast<T>(d.scale);
+  const int64_t kmax = blk.kmax, ldt = kmax + attn::kPad, ldc = d.Dh + attn::kPad;
+  const int64_t shift = blk.i0 + d.offset();  // row a of the block sees keys j < a + 1 + shift
+  attn::transpose(k + bh * d.Lk * d.Dh, kmax, d.Dh, d.Dh, w.kt.data(), ldt);
+  attn::copy_rows(v + bh * d.Lk * d.Dh, kmax, d.Dh, d.Dh, w.vc.data(), ldc);
+  const T* Q = q + (bh * d.Lq + blk.i0) * d.Dh;
+  T* P = w.p.data();
+  attn::product<T>(blk.rows(), kmax, d.Dh, static_cast<T>(d.scale), {Q, d.Dh, 1}, w.kt.data(), ldt,
+                   P, kmax, false, shift);
   for (int64_t a = 0; a < blk.rows(); ++a) {
-    int64_t i = blk.i0 + a, visible = i + d.offset() + 1;
-    T* p = P.data() + a * blk.kmax;
-    T m = p[0];
-    for (int64_t j = 1; j < visible; ++j) m = std::max(m, p[j]);
-    double sum = 0;
-    for (int64_t j = 0; j < visible; ++j) {
-      p[j] = std::exp(p[j] - m);
-      sum += p[j];
-    }
-    T inv = static_cast<T>(1.0 / sum);
-    for (int64_t j = 0; j < visible; ++j) p[j] *= inv;
-    std::fill(p + visible, p + blk.kmax, T(0));
-    lse[bh * d.Lq + i] = m + static_cast<T>(std::log(sum));
+    const int64_t visible = a + 1 + shift;
+    T* p = P + a * kmax;
+    const T m = vec::row_max(p, visible);
+    const double sum = vec::exp_sum(p, m, p, visible);
+    vec::Row<T>(p, visible) *= static_cast<T>(1.0 / sum);
+    std::fill(p + visible, p + kmax, T(0));
+    lse[bh * d.Lq + blk.i0 + a] = m + static_cast<T>(std::log(sum));
   }
-  MutMap<T> O(o + (bh * d.Lq + blk.i0) * d.Dh, blk.rows(), d.Dh);
-  O.noalias() = P * V;
+  attn::product<T>(blk.rows(), d.Dh, kmax, T(1), {P, kmax, 1}, w.vc.data(), ldc,
+                   o + (bh * d.Lq + blk.i0) * d.Dh, d.Dh, false, attn::kNoLimit, shift);
+}
+
+// One row of the softmax backward: p = exp(s - lse), ds = p · (dp - delta) for the visible keys
+// (s in p, dp in ds on entry), 0 beyond up to n.
+template <typename T>
+void softmax_backward_row(T* p, T* ds, T lse, T delta, int64_t visible, int64_t n) {
+  namespace pk = Eigen::internal;
+  using P = attn::Packet<T>;
+  constexpr int64_t W = attn::kWidth<T>;
+  const P l = pk::pset1<P>(lse), dl = pk::pset1<P>(delta);
+  int64_t j = 0;
+  for (; j + W <= visible; j += W) {
+    const P e = pk::pexp(pk::psub(pk::ploadu<P>(p + j), l));
+    pk::pstoreu(p + j, e);
+    pk::pstoreu(ds + j, pk::pmul(e, pk::psub(pk::ploadu<P>(ds + j), dl)));
+  }
+  if (j < visible) {  // the tail through one padded packet: the same exp as the rest
+    T buf[W];
+    for (int64_t t = 0; t < W; ++t) buf[t] = j + t < visible ? p[j + t] : lse;
+    pk::pstoreu(buf, pk::pexp(pk::psub(pk::ploadu<P>(buf), l)));
+    for (int64_t t = 0; j + t < visible; ++t) {
+      p[j + t] = buf[t];
+      ds[j + t] = buf[t] * (ds[j + t] - delta);
+    }
+  }
+  std::fill(p + visible, p + n, T(0));
+  std::fill(ds + visible, ds + n, T(0));
 }
 
 // Backward for slice bh, query blocks in order (dK, dV accumulate over blocks, so one thread
@@ -83,37 +113,36 @@ void attention_forward_block(const T* q, const T* k, const T* v, T* o, T* lse, c
 // P is recomputed from the saved logsumexp: P_ij = exp(S_ij - lse_i), masked entries 0.
 template <typename T>
 void attention_backward_slice(const T* q, const T* k, const T* v, const T* o, const T* lse,
-                              const T* dout, T* dq, T* dk, T* dv, const Dims& d, int64_t bh) {
-  T s = static_cast<T>(d.scale);
-  MutMap<T> dK(dk + bh * d.Lk * d.Dh, d.Lk, d.Dh), dV(dv + bh * d.Lk * d.Dh, d.Lk, d.Dh);
-  dK.setZero();
-  dV.setZero();
+                              const T* dout, T* dq, T* dk, T* dv, const Dims& d, int64_t bh,
+                              Scratch<T>& w) {
+  const T s = static_cast<T>(d.scale);
+  const int64_t ldt = d.Lk + attn::kPad, ldc = d.Dh + attn::kPad, slice = bh * d.Lk * d.Dh;
+  attn::transpose(k + slice, d.Lk, d.Dh, d.Dh, w.kt.data(), ldt);
+  attn::transpose(v + slice, d.Lk, d.Dh, d.Dh, w.vt.data(), ldt);
+  attn::copy_rows(k + slice, d.Lk, d.Dh, d.Dh, w.kc.data(), ldc);
+  std::fill(dk + slice, dk + slice + d.Lk * d.Dh, T(0));
+  std::fill(dv + slice, dv + slice + d.Lk * d.Dh, T(0));
   for (int64_t qb = 0; qb < d.num_blocks(); ++qb) {
     Block blk(d, qb);
-    int64_t row0 = (bh * d.Lq + blk.i0) * d.Dh;
-    ConstMap<T> Q(q + row0, blk.rows(), d.Dh), O(o + row0, blk.rows(), d.Dh);
-    ConstMap<T> dO(dout + row0, blk.rows(), d.Dh);
-    ConstMap<T> K(k + bh * d.Lk * d.Dh, blk.kmax, d.Dh), V(v + bh * d.Lk * d.Dh, blk.kmax, d.Dh);
-    Mat<T> P(blk.rows(), blk.kmax), dS(blk.rows(), blk.kmax);
-    P.noalias() = (Q * K.transpose()) * s;
-    dS.noalias() = dO * V.transpose();  // dP, turned into dS in place below
-    for (int64_t a = 0; a < blk.rows(); ++a) {
-      int64_t i = blk.i0 + a, visible = i + d.offset() + 1;
-      T row_lse = lse[bh * d.Lq + i];
-      T* p = P.data() + a * blk.kmax;
-      T* ds = dS.data() + a * blk.kmax;
+    const int64_t kmax = blk.kmax, rows = blk.rows(), shift = blk.i0 + d.offset();
+    const int64_t row0 = (bh * d.Lq + blk.i0) * d.Dh;
+    const T *Q = q + row0, *O = o + row0, *dO = dout + row0;
+    T *P = w.p.data(), *dS = w.ds.data();
+    attn::product<T>(rows, kmax, d.Dh, s, {Q, d.Dh, 1}, w.kt.data(), ldt, P, kmax, false, shift);
+    attn::product<T>(rows, kmax, d.Dh, T(1), {dO, d.Dh, 1}, w.vt.data(), ldt, dS, kmax, false,
+                     shift);  // dP, turned into dS in place below
+    for (int64_t a = 0; a < rows; ++a) {
       T delta = 0;  // Σ_d dO_id O_id
-      for (int64_t c = 0; c < d.Dh; ++c) delta += dO(a, c) * O(a, c);
-      for (int64_t j = 0; j < visible; ++j) {
-        p[j] = std::exp(p[j] - row_lse);
-        ds[j] = p[j] * (ds[j] - delta);
-      }
-      std::fill(p + visible, p + blk.kmax, T(0));
-      std::fill(ds + visible, ds + blk.kmax, T(0));
+      for (int64_t c = 0; c < d.Dh; ++c) delta += dO[a * d.Dh + c] * O[a * d.Dh + c];
+      softmax_backward_row(P + a * kmax, dS + a * kmax, lse[bh * d.Lq + blk.i0 + a], delta,
+                           a + 1 + shift, kmax);
     }
-    dV.topRows(blk.kmax).noalias() += P.transpose() * dO;
-    MutMap<T>(dq + row0, blk.rows(), d.Dh).noalias() = (dS * K) * s;
-    dK.topRows(blk.kmax).noalias() += (dS.transpose() * Q) * s;
+    // dV += Pᵀ dO and dK += dSᵀ Q·s over this block's rows (Pᵀ, dSᵀ read in place: element
+    // (j, a) at [a · kmax + j]); dQ = dS K·s needs only the keys each row sees.
+    attn::product<T>(kmax, d.Dh, rows, T(1), {P, 1, kmax}, dO, d.Dh, dv + slice, d.Dh, true);
+    attn::product<T>(kmax, d.Dh, rows, s, {dS, 1, kmax}, Q, d.Dh, dk + slice, d.Dh, true);
+    attn::product<T>(rows, d.Dh, kmax, s, {dS, kmax, 1}, w.kc.data(), ldc, dq + row0, d.Dh, false,
+                     attn::kNoLimit, shift);
   }
 }
 
@@ -150,16 +179,16 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
     cuda::causal_attention_forward(q.dtype(), q.raw_data(), k.raw_data(), v.raw_data(),
                                    out.raw_data(), lse.raw_data(), d.BH, d.Lq, d.Lk, d.Dh);
   } else {
-    // Grain 1: with several threads the loop always runs inside an OpenMP team, where Eigen keeps
-    // each GEMM single-threaded (its own threading would change the blocking, hence the bits).
+    // Grain 1: every (slice, query block) is a task; each thread chunk gets its own buffers.
     dispatch_float(q.dtype(), op, [&](auto zero) {
       using T = decltype(zero);
       const T *qp = q.data<T>(), *kp = k.data<T>(), *vp = v.data<T>();
       T *op_ = out.data<T>(), *lp = lse.data<T>();
       parallel_for(d.BH * d.num_blocks(), 1, [&](int64_t begin, int64_t end) {
+        Scratch<T> w(d);
         for (int64_t task = begin; task < end; ++task)
           attention_forward_block<T>(qp, kp, vp, op_, lp, d, task / d.num_blocks(),
-                                     task % d.num_blocks());
+                                     task % d.num_blocks(), w);
       });
     });
   }
@@ -183,8 +212,10 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
                     const T *op_ = os.data<T>(), *lp = lse.data<T>(), *dop = dout.data<T>();
                     T *dqp = dq.data<T>(), *dkp = dk.data<T>(), *dvp = dv.data<T>();
                     parallel_for(d.BH, 1, [&](int64_t begin, int64_t end) {
+                      Scratch<T> w(d);
                       for (int64_t bh = begin; bh < end; ++bh)
-                        attention_backward_slice<T>(qp, kp, vp, op_, lp, dop, dqp, dkp, dvp, d, bh);
+                        attention_backward_slice<T>(qp, kp, vp, op_, lp, dop, dqp, dkp, dvp, d, bh,
+                                                    w);
                     });
                   });
                   return std::vector<Tensor>{dq, dk, dv};
