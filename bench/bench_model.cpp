@@ -107,6 +107,8 @@ int main(int argc, char** argv) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   std::printf("lory.cpp process max RSS %.1f MiB%s\n", ru.ru_maxrss / 1024.0,
-              python.empty() ? "; PyTorch twin skipped: python3 with torch not found" : "");
+              !python.empty()                    ? ""
+              : std::getenv("LORY_BENCH_NO_TWIN") ? "; PyTorch twin skipped (LORY_BENCH_NO_TWIN)"
+                                                  : "; PyTorch twin skipped: python3 with torch not found");
   return 0;
 }

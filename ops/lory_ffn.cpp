@@ -1,19 +1,31 @@
 // lory_ffn: forward and backward of the merged, segment-routed SwiGLU FFN (LORY.md §2).
 //
 // Segment s = (b, k) covers rows [b·L + kT, b·L + min(L, (k+1)T)) of x viewed as (B·L, D).
-// Forward, per segment:   Wbar_m = Σ_i r[s,i] W_m[i]   (m = 1, 3, 2; a GEMM over a chunk of
-//                         segments: (S_c × E) @ (E × D·F))
+// Forward, per segment:   Wbar_m = Σ_i r[s,i] W_m[i]   (m = 1, 3, 2)
 //                         a = x·Wbar1, g = x·Wbar3, h = silu(a) ⊙ g, y = h·Wbar2
 // Backward, per segment (G_m = ∂L/∂Wbar_m, an ordinary weight gradient of that segment):
 //   dh  = dy·Wbar2ᵀ                 G2 = hᵀ·dy
 //   da  = dh ⊙ g ⊙ silu'(a)         dg = dh ⊙ silu(a),   silu'(a) = σ(a)(1 + a(1 − σ(a)))
 //   G1  = xᵀ·da    G3 = xᵀ·dg       dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
 // and through the merge:
-//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩     (G_m (S_c × D·F) @ W_mᵀ (D·F × E), per chunk)
-//   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]         (rᵀ (E × S_c) @ G_m (S_c × D·F), per chunk)
-// Merged weights and G live only in chunk-sized scratch buffers, in forward and backward alike.
-// Threads: segments of a chunk run in parallel, each on one thread; the chunk-level products are
-// split into fixed column blocks; so results never depend on the thread count.
+//   ∂L/∂r[s,i]  = Σ_m ⟨G_m[s], W_m[i]⟩
+//   ∂L/∂W_m[i] += Σ_s r[s,i] G_m[s]
+//
+// CPU schedule (tile-major; no merged weight and no G is ever stored whole):
+// - Products with merged weights (a, g, y; dh, dx) are cut into fixed column tiles of the
+//   output. A task owns a tile and walks the depth blocks and, inside, every segment: it merges
+//   that segment's tile of Wbar (kPackDepth × kTile) from the experts' tiles, which stay in L2
+//   for the whole walk, and multiplies at once. The experts are read from memory once per call.
+//   The merge runs in the GEMM's packed layout (core/cpu/gemm.h): the experts are packed once
+//   per call, and as packing is linear, Σ_i r[s,i]·pack(W[i]) = pack(Wbar) is ready for the
+//   micro-kernel (forward packs op(B) = W, backward op(B) = Wᵀ). In that layout a tile is
+//   contiguous in every expert. (Merging straight from the experts as stored measured 2x slower:
+//   E rows a power of two apart share L1 sets.)
+// - Gradients through the merge are cut into fixed (kGradRows × kGradCols) tiles of G_m; a task
+//   computes its tile of G_m[s] for each segment in turn and folds it into the E expert-gradient
+//   tiles and the router dot products straight away.
+// Every output value is written by one task, sums run in a fixed order, and dr's per-tile
+// partial sums are added in tile order: results never depend on the thread count.
 #include "ops/lory_ffn.h"
 
 #include <Eigen/Core>
@@ -22,19 +34,23 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cpu/gemm.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
 #include "ops/cuda/lory_ffn.h"
+#include "ops/lory_ffn_fold.h"
 
 namespace lory::ops {
 namespace {
 
-constexpr int64_t kChunk = 8;  // segments merged at once (fixed: results never depend on threads)
+constexpr int64_t kTile = 32;      // output columns per merged-product task: E expert tiles of
+                                   // kPackDepth × kTile are 256 KiB at E = 8, in L2
+constexpr int64_t kGradRows = 72;  // G tiles (whole micro-tiles: rows a multiple of 6, columns
+constexpr int64_t kGradCols = 64;  // of 16): 18 KiB, with E expert tiles of W and dW in L2
+constexpr int64_t kLanes = 16;     // values summed side by side in registers
 
 template <typename Real>
 using Mat = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename Real>
-using MapM = Eigen::Map<Mat<Real>>;
 template <typename Real>
 using CMapM = Eigen::Map<const Mat<Real>>;
 
@@ -61,104 +77,175 @@ void parallel_tasks(int64_t n, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// out[i] (m × P) (+)= a (m × k) · b[i] (k × P) for the three matrices i (a null out[i] is
-// skipped), as single-threaded GEMMs over fixed column blocks run as tasks of one parallel region:
-// the result never depends on the thread count (Eigen's own threading would change its blocking
-// with the thread count, and with it the rounding).
+// The experts of the three matrices packed for the micro-kernel as op(B) = W (the forward's
+// products) or op(B) = Wᵀ (the backward's): matrix m, expert i at out + (m·E + i)·Q,
+// Q = packed_size(d). W1, W3 are (D × F), W2 is (F × D).
+int64_t packed_size(const Dims& d) {
+  return std::max(cpu::packed_b_size(d.D, d.F), cpu::packed_b_size(d.F, d.D));
+}
+
 template <typename Real>
-void gemm_column_blocks(Real* const out[3], const Real* a, const Real* const b[3], int64_t m,
-                        int64_t k, int64_t P, bool accumulate, bool transpose_a = false) {
-  constexpr int64_t kBlock = 2048;
-  const int64_t blocks = (P + kBlock - 1) / kBlock;
-  parallel_tasks(3 * blocks, [&](int64_t task) {
-    const int64_t i = task / blocks, c0 = task % blocks * kBlock, n = std::min(kBlock, P - c0);
-    if (!out[i]) return;
-    Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>> o(out[i] + c0, m, n, Eigen::OuterStride<>(P));
-    Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>> bb(b[i] + c0, k, n, Eigen::OuterStride<>(P));
-    if (transpose_a) {
-      CMapM<Real> at(a, k, m);  // a is stored (k × m)
-      if (accumulate) o.noalias() += at.transpose() * bb; else o.noalias() = at.transpose() * bb;
-    } else {
-      CMapM<Real> aa(a, m, k);
-      if (accumulate) o.noalias() += aa * bb; else o.noalias() = aa * bb;
+void pack_experts(const Dims& d, const Real* const w[3], bool transpose, Real* out) {
+  const int64_t P = d.D * d.F, Q = packed_size(d);
+  parallel_tasks(3 * d.E, [&](int64_t task) {
+    const int64_t m = task / d.E, i = task % d.E;
+    const int64_t rows = m < 2 ? d.D : d.F, cols = m < 2 ? d.F : d.D;  // W_m is (rows × cols)
+    const Real* wi = w[m] + i * P;
+    Real* o = out + task * Q;
+    if (transpose)
+      cpu::pack_b<Real>(true, cols, rows, wi, cols, o);  // op(B) = Wᵀ (cols × rows)
+    else
+      cpu::pack_b<Real>(false, rows, cols, wi, cols, o);
+  });
+}
+
+// out[c] = Σ_i r[i] · w[i·stride + c] for c < n: kLanes values at a time held in registers and
+// stored once (E FMAs per value), the E terms always added in the order i = 0, 1, ...
+template <typename Real>
+void weighted_sum(int64_t E, const Real* r, const Real* w, int64_t stride, int64_t n, Real* out) {
+  int64_t c = 0;
+  for (; c + kLanes <= n; c += kLanes) {  // fixed trip counts: acc stays in registers
+    Real acc[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) acc[l] = r[0] * w[c + l];
+    for (int64_t i = 1; i < E; ++i)
+      for (int64_t l = 0; l < kLanes; ++l) acc[l] += r[i] * w[i * stride + c + l];
+    for (int64_t l = 0; l < kLanes; ++l) out[c + l] = acc[l];
+  }
+  for (; c < n; ++c) {
+    Real acc = r[0] * w[c];
+    for (int64_t i = 1; i < E; ++i) acc += r[i] * w[i * stride + c];
+    out[c] = acc;
+  }
+}
+
+// Each segment's rows of A (rows × K) packed for the micro-kernel (cpu::pack_a), segment s at
+// s · segment_pack(d, K): the packing is done once per product, not once per column tile.
+int64_t segment_pack(const Dims& d, int64_t K) {
+  return cpu::packed_a_size(std::min(d.T, d.L), K);
+}
+
+template <typename Real>
+void pack_segments(const Dims& d, const Real* A, int64_t K, Real* out) {
+  parallel_tasks(d.segments(), [&](int64_t s) {
+    cpu::pack_a<Real>(false, d.rows(s), K, A + d.first_row(s) * K, K, out + s * segment_pack(d, K));
+  });
+}
+
+// For every segment s: C_s (+)= A_s · Wbar_s, where A_s are the segment's rows of A (given packed
+// by pack_segments), Wbar_s = Σ_i r[s,i]·op(W_i) is (K × N), and op(W_i) is given packed at
+// experts + i·Q. Tasks are fixed column tiles of C; see the top of the file.
+template <typename Real>
+void merged_product(const Dims& d, const Real* route, const Real* experts, int64_t Q, int64_t K,
+                    int64_t N, const Real* a_packed, Real* C, int64_t ldc, bool accumulate) {
+  const int64_t tiles = (N + kTile - 1) / kTile;
+  parallel_tasks(tiles, [&](int64_t t) {
+    thread_local std::vector<Real> merged;
+    merged.resize(static_cast<size_t>(cpu::kPackDepth * kTile));
+    const int64_t j0 = t * kTile, nb = std::min(kTile, N - j0);
+    for (int64_t p0 = 0; p0 < K; p0 += cpu::kPackDepth) {
+      const int64_t kc = std::min(cpu::kPackDepth, K - p0);
+      const Real* w = experts + cpu::packed_b_block(N, p0, j0, kc);  // contiguous in each expert
+      const int64_t size = kc * cpu::packed_b_size(1, nb);            // the tile, padding included
+      for (int64_t s = 0; s < d.segments(); ++s) {
+        const int64_t n = d.rows(s);
+        const Real* a = a_packed + s * segment_pack(d, K) + cpu::packed_a_block(n, p0);
+        weighted_sum(d.E, route + s * d.E, w, Q, size, merged.data());
+        cpu::gemm_packed<Real>(n, nb, kc, a, merged.data(), C + d.first_row(s) * ldc + j0, ldc,
+                               accumulate || p0 > 0);
+      }
     }
   });
 }
 
-// Wbar[j] = Σ_i r[c0 + j, i] · W[i] for the chunk's segments, for the three matrices.
+// Gradients through the merge of one matrix W (E experts of M × N, row-major), whose per-segment
+// gradient is G_s = A_sᵀ·B_s (A: rows × M, B: rows × N, the segment's rows):
+//   dw[i] += Σ_s r[s,i] G_s   (dw may be null)
+//   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
+// Every segment's A_sᵀ and B_s are packed once; tasks are fixed (kGradRows × kGradCols) tiles of
+// G, tile t at rows t / col_tiles. A task takes the segments kGroup at a time: their G tiles, then
+// the folds into the experts (ops/lory_ffn_fold.h).
 template <typename Real>
-void merge_chunk(const Dims& d, int64_t c0, int64_t sc, const Real* route, const Real* const w[3],
-                 Real* wbar) {
-  const int64_t P = d.D * d.F;
-  Real* const out[3] = {wbar, wbar + kChunk * P, wbar + 2 * kChunk * P};
-  gemm_column_blocks<Real>(out, route + c0 * d.E, w, sc, d.E, P, false);
+void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M, const Real* Bm,
+                     int64_t N, const Real* w, Real* dw, Real* partial) {
+  constexpr int64_t kGroup = 8, kSkew = 16;
+  const int64_t S = d.segments(), room = std::min(d.T, d.L);
+  const int64_t a_size = cpu::packed_a_size(M, room), b_size = cpu::packed_b_size(room, N);
+  Tensor packs = Tensor::empty({S * (a_size + b_size)}, dtype_of<Real>());
+  Real* apack = packs.data<Real>();
+  Real* bpack = apack + S * a_size;
+  parallel_tasks(S, [&](int64_t s) {
+    const int64_t row = d.first_row(s), n = d.rows(s);
+    cpu::pack_a<Real>(true, M, n, A + row * M, M, apack + s * a_size);  // op(A) = A_sᵀ (M × n)
+    cpu::pack_b<Real>(false, n, N, Bm + row * N, N, bpack + s * b_size);
+  });
+  const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
+  const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
+  parallel_tasks(tiles, [&](int64_t t) {
+    thread_local std::vector<Real> gbuf, lanes;
+    // G tiles kSkew values apart beyond their size: tiles a power of two apart would share L1
+    // sets, and the folds read all of them at once.
+    const int64_t stride = kGradRows * kGradCols + kSkew;
+    gbuf.resize(static_cast<size_t>(kGroup * stride));
+    lanes.resize(static_cast<size_t>(kGroup * d.E * 8));
+    const int64_t r0 = t / col_tiles * kGradRows, c0 = t % col_tiles * kGradCols;
+    const int64_t mb = std::min(kGradRows, M - r0), nb = std::min(kGradCols, N - c0);
+    const fold::Tile tile{mb, nb, stride, N, M * N};
+    for (int64_t s0 = 0; s0 < S; s0 += kGroup) {
+      const int64_t sg = std::min(kGroup, S - s0);
+      for (int64_t j = 0; j < sg; ++j) {  // G tile of segment s0 + j at gbuf + j·stride
+        const int64_t n = d.rows(s0 + j);
+        for (int64_t p0 = 0; p0 < n; p0 += cpu::kPackDepth) {
+          const int64_t kc = std::min(cpu::kPackDepth, n - p0);
+          cpu::gemm_packed<Real>(mb, nb, kc,
+                                 apack + (s0 + j) * a_size + cpu::packed_a_block(M, p0) + r0 * kc,
+                                 bpack + (s0 + j) * b_size + cpu::packed_b_block(N, p0, c0, kc),
+                                 gbuf.data() + j * stride, nb, p0 > 0);
+        }
+      }
+      if (dw) fold::fold_gradients(tile, d.E, sg, route + s0 * d.E, gbuf.data(), dw + r0 * N + c0);
+      if (partial)
+        fold::fold_dots(tile, d.E, sg, gbuf.data(), w + r0 * N + c0,
+                        partial + (t * S + s0) * d.E, lanes.data());
+    }
+  });
+}
+
+int64_t grad_tiles(int64_t M, int64_t N) {
+  return (M + kGradRows - 1) / kGradRows * ((N + kGradCols - 1) / kGradCols);
 }
 
 // sigmoid(a) = 1 / (1 + e^-a) element-wise as an Eigen expression (packet exp, as in
 // ops/vec_math.h), so that it fuses into the loop that consumes it.
 #define LORY_SIGMOID(a) ((Real(1) + (-(a).array()).exp()).inverse())
 
+// h = silu(a) ⊙ g over all rows (B·L × F), in fixed row blocks.
 template <typename Real>
-void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
-                    Real* wbar, Real* y, Real* a_out, Real* g_out) {
-  const int64_t P = d.D * d.F, S = d.segments();
-  for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
-    const int64_t sc = std::min(kChunk, S - c0);
-    merge_chunk(d, c0, sc, route, w, wbar);
-    parallel_tasks(sc, [&](int64_t j) {
-      thread_local Mat<Real> h;  // scratch reused across calls: no page faults per segment
-      {
-        const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
-        CMapM<Real> xs(x + row * d.D, n, d.D);
-        CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
-        CMapM<Real> w3(wbar + (1 * kChunk + j) * P, d.D, d.F);
-        CMapM<Real> w2(wbar + (2 * kChunk + j) * P, d.F, d.D);
-        MapM<Real> a(a_out + row * d.F, n, d.F), g(g_out + row * d.F, n, d.F);
-        a.noalias() = xs * w1;
-        g.noalias() = xs * w3;
-        h = (a.array() * LORY_SIGMOID(a) * g.array()).matrix();
-        MapM<Real>(y + row * d.D, n, d.D).noalias() = h * w2;
-      }
-    });
-  }
+void swiglu_rows(const Dims& d, const Real* a_in, const Real* g_in, Real* h_out) {
+  const int64_t rows = d.B * d.L, block = 64;
+  parallel_tasks((rows + block - 1) / block, [&](int64_t t) {
+    const int64_t r0 = t * block, n = std::min(block, rows - r0);
+    CMapM<Real> a(a_in + r0 * d.F, n, d.F), g(g_in + r0 * d.F, n, d.F);
+    Eigen::Map<Mat<Real>>(h_out + r0 * d.F, n, d.F) =
+        (a.array() * LORY_SIGMOID(a) * g.array()).matrix();
+  });
 }
 
-// The chunk's gradients through the merge, from G (sc segments × 3 matrices, rows of length P):
-//   dr[j,i] = Σ_m ⟨G_m[j], W_m[i]⟩     a (sc × P)·(P × E) product per matrix
-//   dW_m  += rᵀ · G_m                  (E × sc)·(sc × P), r stored (sc × E)
-// in one pass over fixed column blocks of P, one task each: a block of G is read from memory once
-// for both (both are memory-bound). The router's per-block partial (sc × E) results are added in
-// block order afterwards, so nothing depends on the thread count. dr or dw[m] may be null.
 template <typename Real>
-void chunk_gradients(const Dims& d, int64_t sc, const Real* route, const Real* gbuf,
-                     const Real* const w[3], Real* dr, Real* const dw[3]) {
-  constexpr int64_t kBlock = 2048;
-  const int64_t P = d.D * d.F, blocks = (P + kBlock - 1) / kBlock;
-  std::vector<Real> partial(dr ? static_cast<size_t>(blocks * sc * d.E) : 0, Real(0));
-  using Strided = Eigen::Map<const Mat<Real>, 0, Eigen::OuterStride<>>;
-  using StridedOut = Eigen::Map<Mat<Real>, 0, Eigen::OuterStride<>>;
-  CMapM<Real> r(route, sc, d.E);
-  parallel_tasks(blocks, [&](int64_t blk) {
-    const int64_t c0 = blk * kBlock, n = std::min(kBlock, P - c0);
-    for (int m = 0; m < 3; ++m) {
-      Strided g(gbuf + m * kChunk * P + c0, sc, n, Eigen::OuterStride<>(P));
-      if (dr) {
-        MapM<Real> out(partial.data() + blk * sc * d.E, sc, d.E);
-        Strided wm(w[m] + c0, d.E, n, Eigen::OuterStride<>(P));
-        out.noalias() += g * wm.transpose();
-      }
-      if (dw[m]) {
-        StridedOut o(dw[m] + c0, d.E, n, Eigen::OuterStride<>(P));
-        o.noalias() += r.transpose() * g;
-      }
-    }
-  });
-  if (!dr) return;
-  for (int64_t k = 0; k < sc * d.E; ++k) {
-    Real acc = 0;
-    for (int64_t blk = 0; blk < blocks; ++blk) acc += partial[blk * sc * d.E + k];
-    dr[k] = acc;
-  }
+void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
+                    Real* y, Real* a, Real* g) {
+  const int64_t Q = packed_size(d), rows = d.B * d.L;
+  auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
+  Tensor packed = scratch(3 * d.E * Q), h = scratch(rows * d.F);
+  Tensor xp = scratch(d.segments() * segment_pack(d, d.D));
+  Tensor hp = scratch(d.segments() * segment_pack(d, d.F));
+  Real* pw = packed.data<Real>();
+  pack_experts(d, w, false, pw);
+  pack_segments(d, x, d.D, xp.data<Real>());
+  merged_product(d, route, pw, Q, d.D, d.F, xp.data<Real>(), a, d.F, false);          // x·Wbar1
+  merged_product(d, route, pw + d.E * Q, Q, d.D, d.F, xp.data<Real>(), g, d.F, false);  // x·Wbar3
+  swiglu_rows(d, a, g, h.data<Real>());
+  pack_segments(d, h.data<Real>(), d.F, hp.data<Real>());
+  merged_product(d, route, pw + 2 * d.E * Q, Q, d.F, d.D, hp.data<Real>(), y, d.D, false);  // h·Wbar2
 }
 
 struct Grads {
@@ -169,43 +256,56 @@ struct Grads {
 
 template <typename Real>
 void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* route,
-                     const Real* const w[3], const Real* a_in, const Real* g_in, Real* wbar,
-                     Real* gbuf, const Grads& out) {
-  const int64_t P = d.D * d.F, S = d.segments();
-  Real* dx = static_cast<Real*>(out.dx);
+                     const Real* const w[3], const Real* a_in, const Real* g_in, const Grads& out) {
+  const int64_t Q = packed_size(d), S = d.segments(), rows = d.B * d.L;
+  auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
+  Tensor packed_t = scratch(3 * d.E * Q), dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F),
+         da_t = scratch(rows * d.F), dg_t = scratch(rows * d.F);
+  Tensor ap_t = scratch(S * std::max(segment_pack(d, d.D), segment_pack(d, d.F)));
+  Real *packed = packed_t.data<Real>(), *dh = dh_t.data<Real>(), *h = h_t.data<Real>(),
+       *da = da_t.data<Real>(), *dg = dg_t.data<Real>(), *ap = ap_t.data<Real>();
+  pack_experts(d, w, true, packed);
+  pack_segments(d, dy, d.D, ap);
+  merged_product(d, route, packed + 2 * d.E * Q, Q, d.D, d.F, ap, dh, d.F, false);  // dy·Wbar2ᵀ
+  const int64_t block = 64;
+  parallel_tasks((rows + block - 1) / block, [&](int64_t t) {
+    const int64_t r0 = t * block, n = std::min(block, rows - r0);
+    thread_local Mat<Real> sg;
+    CMapM<Real> a(a_in + r0 * d.F, n, d.F), g(g_in + r0 * d.F, n, d.F), dhm(dh + r0 * d.F, n, d.F);
+    sg = LORY_SIGMOID(a).matrix();
+    const auto aa = a.array(), sa = sg.array();
+    Eigen::Map<Mat<Real>>(h + r0 * d.F, n, d.F) = (aa * sa * g.array()).matrix();
+    Eigen::Map<Mat<Real>>(da + r0 * d.F, n, d.F) =
+        (dhm.array() * g.array() * (sa * (Real(1) + aa * (Real(1) - sa)))).matrix();
+    Eigen::Map<Mat<Real>>(dg + r0 * d.F, n, d.F) = (dhm.array() * (aa * sa)).matrix();
+  });
+  if (out.dx) {  // dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
+    Real* dx = static_cast<Real*>(out.dx);
+    pack_segments(d, da, d.F, ap);
+    merged_product(d, route, packed, Q, d.F, d.D, ap, dx, d.D, false);
+    pack_segments(d, dg, d.F, ap);
+    merged_product(d, route, packed + d.E * Q, Q, d.F, d.D, ap, dx, d.D, true);
+  }
+  // G1 = xᵀ·da, G3 = xᵀ·dg (D × F), G2 = hᵀ·dy (F × D), folded into dW and dr tile by tile.
   Real* droute = static_cast<Real*>(out.droute);
-  for (int64_t c0 = 0; c0 < S; c0 += kChunk) {
-    const int64_t sc = std::min(kChunk, S - c0);
-    merge_chunk(d, c0, sc, route, w, wbar);
-    parallel_tasks(sc, [&](int64_t j) {
-      thread_local Mat<Real> sg, h, dh, da, dg;  // scratch reused across calls
-      {
-        const int64_t s = c0 + j, row = d.first_row(s), n = d.rows(s);
-        CMapM<Real> xs(x + row * d.D, n, d.D), dys(dy + row * d.D, n, d.D);
-        CMapM<Real> a(a_in + row * d.F, n, d.F), g(g_in + row * d.F, n, d.F);
-        CMapM<Real> w1(wbar + (0 * kChunk + j) * P, d.D, d.F);
-        CMapM<Real> w3(wbar + (1 * kChunk + j) * P, d.D, d.F);
-        CMapM<Real> w2(wbar + (2 * kChunk + j) * P, d.F, d.D);
-        sg = LORY_SIGMOID(a).matrix();
-        const auto aa = a.array(), sa = sg.array();
-        dh.noalias() = dys * w2.transpose();
-        h = (aa * sa * g.array()).matrix();
-        da = (dh.array() * g.array() * (sa * (Real(1) + aa * (Real(1) - sa)))).matrix();
-        dg = (dh.array() * (aa * sa)).matrix();
-        MapM<Real>(gbuf + (0 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * da;
-        MapM<Real>(gbuf + (1 * kChunk + j) * P, d.D, d.F).noalias() = xs.transpose() * dg;
-        MapM<Real>(gbuf + (2 * kChunk + j) * P, d.F, d.D).noalias() = h.transpose() * dys;
-        if (dx) {
-          MapM<Real> dxs(dx + row * d.D, n, d.D);
-          dxs.noalias() = da * w1.transpose();
-          dxs.noalias() += dg * w3.transpose();
-        }
-      }
-    });
-    Real* const dw[3] = {static_cast<Real*>(out.dw[0]), static_cast<Real*>(out.dw[1]),
-                         static_cast<Real*>(out.dw[2])};
-    chunk_gradients<Real>(d, sc, route + c0 * d.E, gbuf, w, droute ? droute + c0 * d.E : nullptr,
-                          dw);
+  const int64_t t13 = grad_tiles(d.D, d.F), t2 = grad_tiles(d.F, d.D);
+  Tensor partial_t = scratch((2 * t13 + t2) * S * d.E);
+  Real* partial = partial_t.data<Real>();
+  Real* part[3] = {partial, partial + t13 * S * d.E, partial + 2 * t13 * S * d.E};
+  const Real* lhs[3] = {x, x, h};
+  const Real* rhs[3] = {da, dg, dy};
+  for (int m = 0; m < 3; ++m) {
+    if (!out.dw[m] && !droute) continue;
+    const int64_t M = m < 2 ? d.D : d.F, N = m < 2 ? d.F : d.D;
+    merge_gradients(d, route, lhs[m], M, rhs[m], N, w[m], static_cast<Real*>(out.dw[m]),
+                    droute ? part[m] : nullptr);
+  }
+  if (!droute) return;
+  for (int64_t k = 0; k < S * d.E; ++k) {  // matrices, then tiles, in order
+    Real acc = 0;
+    for (int m = 0; m < 3; ++m)
+      for (int64_t t = 0; t < (m < 2 ? t13 : t2); ++t) acc += part[m][t * S * d.E + k];
+    droute[k] = acc;
   }
 }
 
@@ -250,12 +350,11 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
                            w1.raw_data(), w3.raw_data(), w2.raw_data(), y.raw_data(),
                            a.raw_data(), g.raw_data());
   } else {
-    Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);  // scratch, freed on return
     dispatch_float(dt, "lory_ffn", [&](auto zero) {
       using Real = decltype(zero);
       const Real* w[3] = {w1.data<Real>(), w3.data<Real>(), w2.data<Real>()};
-      forward_kernel<Real>(d, x.data<Real>(), route.data<Real>(), w, wbar.data<Real>(),
-                           y.data<Real>(), a.data<Real>(), g.data<Real>());
+      forward_kernel<Real>(d, x.data<Real>(), route.data<Real>(), w, y.data<Real>(),
+                           a.data<Real>(), g.data<Real>());
     });
   }
   Tensor xs = x.detach(), rs = route.detach(), w1s = w1.detach(), w3s = w3.detach(),
@@ -278,14 +377,11 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
                                             out.dw[1], out.dw[2]);
                     return grads;
                   }
-                  Tensor wbar = Tensor::empty({3, kChunk, d.D * d.F}, dt);
-                  Tensor gbuf = Tensor::empty({3, kChunk, d.D * d.F}, dt);
                   dispatch_float(dt, "lory_ffn", [&](auto zero) {
                     using Real = decltype(zero);
                     const Real* w[3] = {w1s.data<Real>(), w3s.data<Real>(), w2s.data<Real>()};
                     backward_kernel<Real>(d, dy.data<Real>(), xs.data<Real>(), rs.data<Real>(), w,
-                                          a.data<Real>(), g.data<Real>(), wbar.data<Real>(),
-                                          gbuf.data<Real>(), out);
+                                          a.data<Real>(), g.data<Real>(), out);
                   });
                   return grads;
                 });

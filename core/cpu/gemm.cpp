@@ -25,8 +25,8 @@
 namespace lory::cpu {
 namespace {
 
-constexpr int64_t kMr = 6, kNr = 16;         // micro-tile of C
-constexpr int64_t kKc = 256;                  // depth block: a B panel (kKc × kNr) is 16 KiB
+constexpr int64_t kMr = kPackRows, kNr = kPackWidth;  // micro-tile of C
+constexpr int64_t kKc = kPackDepth;           // depth block: a B panel (kKc × kNr) is 16 KiB
 constexpr int64_t kMc = 144;                  // rows of A per packed block (144 KiB)
 constexpr int64_t kNc = 1024;                 // columns of B per packed block (1 MiB)
 
@@ -83,7 +83,7 @@ void micro_kernel<float>(int64_t kc, const float* a, const float* b, float* c, i
 
 // Rows [i0, i0+mc) and depths [p0, p0+kc) of op(A), as ceil(mc/kMr) panels of (kc × kMr).
 template <typename Real>
-void pack_a(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
+void pack_a_block(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
             Real* out) {
   for (int64_t ir = 0; ir < mc; ir += kMr, out += kc * kMr) {
     const int64_t m = std::min(kMr, mc - ir);
@@ -124,31 +124,38 @@ void pack_b_block(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, i
   }
 }
 
+// C[0:m, 0:n] (+)= (packed m × kc block of op(A)) · (packed kc × n block of op(B)).
+template <typename Real>
+void macro_kernel(int64_t m, int64_t n, int64_t kc, const Real* ablock, const Real* bblock,
+                  Real* C, int64_t ldc, bool acc) {
+  for (int64_t jr = 0; jr < n; jr += kNr) {
+    const Real* bp = bblock + jr * kc;  // panel jr / kNr: kc × kNr values
+    const int64_t nn = std::min(kNr, n - jr);
+    for (int64_t ir = 0; ir < m; ir += kMr) {
+      const Real* ap = ablock + ir * kc;
+      Real* c = C + ir * ldc + jr;
+      const int64_t mm = std::min(kMr, m - ir);
+      if (mm == kMr && nn == kNr) {
+        micro_kernel(kc, ap, bp, c, ldc, acc);
+        continue;
+      }
+      Real t[kMr * kNr];  // an overhanging tile: compute in full, keep the part inside C
+      micro_kernel(kc, ap, bp, t, kNr, false);
+      for (int64_t i = 0; i < mm; ++i)
+        for (int64_t j = 0; j < nn; ++j)
+          c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * kNr + j] : t[i * kNr + j];
+    }
+  }
+}
+
 // C[0:M, 0:n] (+)= op(A)[0:M, p0:p0+kc] · (packed block of kc × n), A packed kMc rows at a time.
 template <typename Real>
 void depth_block(bool ta, int64_t M, int64_t n, int64_t p0, int64_t kc, const Real* A,
                  int64_t lda, const Real* bblock, Real* C, int64_t ldc, bool acc, Real* abuf) {
   for (int64_t i0 = 0; i0 < M; i0 += kMc) {
     const int64_t mc = std::min(kMc, M - i0);
-    pack_a(ta, A, lda, i0, mc, p0, kc, abuf);
-    for (int64_t jr = 0; jr < n; jr += kNr) {
-      const Real* bp = bblock + jr * kc;  // panel jr / kNr: kc × kNr values
-      const int64_t nn = std::min(kNr, n - jr);
-      for (int64_t ir = 0; ir < mc; ir += kMr) {
-        const Real* ap = abuf + ir * kc;
-        Real* c = C + (i0 + ir) * ldc + jr;
-        const int64_t mm = std::min(kMr, mc - ir);
-        if (mm == kMr && nn == kNr) {
-          micro_kernel(kc, ap, bp, c, ldc, acc);
-          continue;
-        }
-        Real t[kMr * kNr];  // an overhanging tile: compute in full, keep the part inside C
-        micro_kernel(kc, ap, bp, t, kNr, false);
-        for (int64_t i = 0; i < mm; ++i)
-          for (int64_t j = 0; j < nn; ++j)
-            c[i * ldc + j] = acc ? c[i * ldc + j] + t[i * kNr + j] : t[i * kNr + j];
-      }
-    }
+    pack_a_block(ta, A, lda, i0, mc, p0, kc, abuf);
+    macro_kernel(mc, n, kc, abuf, bblock, C + i0 * ldc, ldc, acc);
   }
 }
 
@@ -224,12 +231,35 @@ void gemm_packed_b(bool ta, int64_t M, int64_t N, int64_t K, const Real* A, int6
                 accumulate || p0 > 0, abuf);
 }
 
+int64_t packed_a_size(int64_t M, int64_t K) {
+  return round_up(M, kMr) * K;
+}
+
+template <typename Real>
+void pack_a(bool ta, int64_t M, int64_t K, const Real* A, int64_t lda, Real* packed) {
+  for (int64_t p0 = 0; p0 < K; p0 += kKc)
+    pack_a_block(ta, A, lda, 0, M, p0, std::min(kKc, K - p0), packed + packed_a_block(M, p0));
+}
+
+template <typename Real>
+void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Real* packed_b,
+                 Real* C, int64_t ldc, bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) return zero_or_keep(M, N, C, ldc, accumulate);
+  for (int64_t p0 = 0; p0 < K; p0 += kKc)
+    macro_kernel(M, N, std::min(kKc, K - p0), packed_a + packed_a_block(M, p0),
+                 packed_b + packed_b_block(N, p0, 0, 0), C, ldc, accumulate || p0 > 0);
+}
+
 #define LORY_GEMM_INSTANTIATE(Real)                                                            \
   template void gemm<Real>(bool, bool, int64_t, int64_t, int64_t, const Real*, int64_t,         \
                            const Real*, int64_t, Real*, int64_t, bool);                         \
   template void pack_b<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);              \
   template void gemm_packed_b<Real>(bool, int64_t, int64_t, int64_t, const Real*, int64_t,      \
-                                    const Real*, Real*, int64_t, bool);
+                                    const Real*, Real*, int64_t, bool);                         \
+  template void pack_a<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);              \
+  template void gemm_packed<Real>(int64_t, int64_t, int64_t, const Real*, const Real*, Real*,   \
+                                  int64_t, bool);
 LORY_GEMM_INSTANTIATE(float)
 LORY_GEMM_INSTANTIATE(double)
 #undef LORY_GEMM_INSTANTIATE

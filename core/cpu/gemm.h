@@ -24,7 +24,17 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const Real* A, int6
 // directly in packed form). packed_b_size(K, N) floats hold it; pack_b fills them. Packing is
 // linear: a weighted sum of packed matrices is the packed weighted sum (ops/lory_ffn.cpp merges
 // experts this way).
+//
+// Layout: depth blocks of kPackDepth rows of op(B), block p0 at p0 · round_up(N, kPackWidth);
+// inside a block of kc rows, panels of kPackWidth columns, the panel of column j (a multiple of
+// kPackWidth) at j · kc, each kc × kPackWidth row-major, zero-padded past N. So the columns
+// [j, j + n) of one depth block are themselves a packed (kc × n) matrix, found by
+// packed_b_block, which gemm_packed_b takes with K = kc, N = n.
+constexpr int64_t kPackDepth = 256, kPackWidth = 16;
 int64_t packed_b_size(int64_t K, int64_t N);
+inline int64_t packed_b_block(int64_t N, int64_t p0, int64_t j0, int64_t kc) {  // an offset
+  return p0 * ((N + kPackWidth - 1) / kPackWidth * kPackWidth) + j0 * kc;
+}
 template <typename Real>
 void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* packed);
 
@@ -32,5 +42,23 @@ void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* pac
 template <typename Real>
 void gemm_packed_b(bool ta, int64_t M, int64_t N, int64_t K, const Real* A, int64_t lda,
                    const Real* packed_b, Real* C, int64_t ldc, bool accumulate);
+
+// op(A) packed once for several GEMMs that share it. Layout: depth blocks of kPackDepth columns
+// of op(A), block p0 at packed_a_block(M, p0); inside a block of kc, panels of kPackRows rows,
+// the panel of row i (a multiple of kPackRows) at i · kc, each kc × kPackRows (k-major),
+// zero-padded past M.
+constexpr int64_t kPackRows = 6;
+int64_t packed_a_size(int64_t M, int64_t K);
+inline int64_t packed_a_block(int64_t M, int64_t p0) {  // an offset
+  return p0 * ((M + kPackRows - 1) / kPackRows * kPackRows);
+}
+template <typename Real>
+void pack_a(bool ta, int64_t M, int64_t K, const Real* A, int64_t lda, Real* packed);
+
+// C (+)= op(A)·op(B) with both given packed (pack_a with (M, K), pack_b with (K, N)); bits equal
+// to gemm's.
+template <typename Real>
+void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Real* packed_b,
+                 Real* C, int64_t ldc, bool accumulate);
 
 }  // namespace lory::cpu

@@ -90,6 +90,23 @@ TEST_CASE("gemm with pre-packed B gives gemm's exact bits", "[core]") {
   }
 }
 
+TEST_CASE("gemm with both operands pre-packed gives gemm's exact bits", "[core]") {
+  const int64_t M = 40, N = 50, K = 300;  // two depth blocks, overhanging tiles
+  for (int t = 0; t < 4; ++t) {
+    const bool ta = t & 1, tb = t >> 1;
+    std::vector<float> A = random_vec<float>(M * K, 6), B = random_vec<float>(K * N, 7);
+    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+    std::vector<float> C1(static_cast<size_t>(M * N)), C2(C1.size());
+    cpu::gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C1.data(), N, false);
+    std::vector<float> ap(static_cast<size_t>(cpu::packed_a_size(M, K)));
+    std::vector<float> bp(static_cast<size_t>(cpu::packed_b_size(K, N)));
+    cpu::pack_a(ta, M, K, A.data(), lda, ap.data());
+    cpu::pack_b(tb, K, N, B.data(), ldb, bp.data());
+    cpu::gemm_packed(M, N, K, ap.data(), bp.data(), C2.data(), N, false);
+    CHECK(C1 == C2);
+  }
+}
+
 TEST_CASE("gemm with an empty depth writes zeros or keeps C", "[core]") {
   std::vector<float> C(6, 5.0f);
   cpu::gemm<float>(false, false, 2, 3, 0, nullptr, 0, nullptr, 3, C.data(), 3, true);

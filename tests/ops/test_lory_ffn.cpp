@@ -146,3 +146,42 @@ TEST_CASE("lory_ffn rejects mismatched shapes with a clear message", "[ops][lory
                     HasSubstr("w2 has shape"));
   CHECK_THROWS_AS(ops::lory_ffn(c.x, c.route, c.w1, c.w3, c.w2, 0), Error);
 }
+
+TEST_CASE("lory_ffn in float32 at shapes that use the blocked CPU kernels matches float64",
+          "[ops][lory]") {
+  // E = 8 and widths of multiples of 16 take the AVX2 folds; F > 256 two depth blocks of the
+  // packed GEMM; D = 80 and F = 272 tiles that overhang; 15 segments (the last of each sequence
+  // partial) one group of 8 and one of 7; T = 24 segment rows that are whole micro-tiles.
+  const int64_t B = 3, L = 100, D = 80, F = 272, E = 8, T = 24;
+  Case c = make_case(B, L, D, F, E, T, DType::f64, 21);
+  c.route = ops::scale(c.route, 0.25);  // merged weights of the experts' scale
+  auto to_f32 = [](const Tensor& t) {
+    auto v = t.to_vector<double>();
+    return Tensor::from_vector(std::vector<float>(v.begin(), v.end()), t.shape());
+  };
+  std::vector<Tensor> f64{c.x, c.route, c.w1, c.w3, c.w2}, f32;
+  for (Tensor& t : f64) {
+    f32.push_back(to_f32(t).set_requires_grad());
+    t.set_requires_grad();
+  }
+  Generator gen(3);
+  Tensor dy = Tensor::randn({B, L, D}, gen, 1.0, DType::f64);
+  Tensor y64 = ops::lory_ffn(f64[0], f64[1], f64[2], f64[3], f64[4], T);
+  Tensor y32 = ops::lory_ffn(f32[0], f32[1], f32[2], f32[3], f32[4], T);
+  y64.backward(dy);
+  y32.backward(to_f32(dy));
+  // Relative RMS error of each result: float32 round-off over sums of a few hundred terms.
+  auto rel_rms = [](const Tensor& got, const Tensor& ref) {
+    auto g = got.to_vector<float>();
+    auto r = ref.to_vector<double>();
+    double err = 0, norm = 0;
+    for (size_t i = 0; i < r.size(); ++i) err += (g[i] - r[i]) * (g[i] - r[i]), norm += r[i] * r[i];
+    return std::sqrt(err / norm);
+  };
+  CHECK(rel_rms(y32, y64) < 1e-5);
+  const char* names[] = {"dx", "droute", "dw1", "dw3", "dw2"};
+  for (int k = 0; k < 5; ++k) {
+    INFO(names[k]);
+    CHECK(rel_rms(f32[k].grad(), f64[k].grad()) < 1e-5);
+  }
+}
