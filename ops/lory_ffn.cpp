@@ -38,7 +38,7 @@
 #include "core/dispatch.h"
 #include "core/threads.h"
 #include "ops/cuda/lory_ffn.h"
-#include "ops/lory_ffn_fold.h"
+#include "ops/lory_ffn_kernels.h"
 
 namespace lory::ops {
 namespace {
@@ -47,7 +47,7 @@ constexpr int64_t kTile = 32;      // output columns per merged-product task: E 
                                    // kPackDepth × kTile are 256 KiB at E = 8, in L2
 constexpr int64_t kGradRows = 72;  // G tiles (whole micro-tiles: rows a multiple of 6, columns
 constexpr int64_t kGradCols = 64;  // of 16): 18 KiB, with E expert tiles of W and dW in L2
-constexpr int64_t kLanes = 16;     // values summed side by side in registers
+constexpr int64_t kMergeGroup = 4;  // segments merged from one read of the experts' tile
 
 template <typename Real>
 using Mat = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -99,25 +99,6 @@ void pack_experts(const Dims& d, const Real* const w[3], bool transpose, Real* o
   });
 }
 
-// out[c] = Σ_i r[i] · w[i·stride + c] for c < n: kLanes values at a time held in registers and
-// stored once (E FMAs per value), the E terms always added in the order i = 0, 1, ...
-template <typename Real>
-void weighted_sum(int64_t E, const Real* r, const Real* w, int64_t stride, int64_t n, Real* out) {
-  int64_t c = 0;
-  for (; c + kLanes <= n; c += kLanes) {  // fixed trip counts: acc stays in registers
-    Real acc[kLanes];
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] = r[0] * w[c + l];
-    for (int64_t i = 1; i < E; ++i)
-      for (int64_t l = 0; l < kLanes; ++l) acc[l] += r[i] * w[i * stride + c + l];
-    for (int64_t l = 0; l < kLanes; ++l) out[c + l] = acc[l];
-  }
-  for (; c < n; ++c) {
-    Real acc = r[0] * w[c];
-    for (int64_t i = 1; i < E; ++i) acc += r[i] * w[i * stride + c];
-    out[c] = acc;
-  }
-}
-
 // Each segment's rows of A (rows × K) packed for the micro-kernel (cpu::pack_a), segment s at
 // s · segment_pack(d, K): the packing is done once per product, not once per column tile.
 int64_t segment_pack(const Dims& d, int64_t K) {
@@ -140,18 +121,22 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
   const int64_t tiles = (N + kTile - 1) / kTile;
   parallel_tasks(tiles, [&](int64_t t) {
     thread_local std::vector<Real> merged;
-    merged.resize(static_cast<size_t>(cpu::kPackDepth * kTile));
+    merged.resize(static_cast<size_t>(kMergeGroup * cpu::kPackDepth * kTile));
     const int64_t j0 = t * kTile, nb = std::min(kTile, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += cpu::kPackDepth) {
       const int64_t kc = std::min(cpu::kPackDepth, K - p0);
       const Real* w = experts + cpu::packed_b_block(N, p0, j0, kc);  // contiguous in each expert
       const int64_t size = kc * cpu::packed_b_size(1, nb);            // the tile, padding included
-      for (int64_t s = 0; s < d.segments(); ++s) {
-        const int64_t n = d.rows(s);
-        const Real* a = a_packed + s * segment_pack(d, K) + cpu::packed_a_block(n, p0);
-        weighted_sum(d.E, route + s * d.E, w, Q, size, merged.data());
-        cpu::gemm_packed<Real>(n, nb, kc, a, merged.data(), C + d.first_row(s) * ldc + j0, ldc,
-                               accumulate || p0 > 0);
+      for (int64_t s0 = 0; s0 < d.segments(); s0 += kMergeGroup) {
+        // Merge the tiles of kMergeGroup segments from one read of the experts, then use them.
+        const int64_t sg = std::min(kMergeGroup, d.segments() - s0);
+        lory_kernels::merge(d.E, sg, route + s0 * d.E, w, Q, size, merged.data());
+        for (int64_t j = 0; j < sg; ++j) {
+          const int64_t s = s0 + j, n = d.rows(s);
+          const Real* a = a_packed + s * segment_pack(d, K) + cpu::packed_a_block(n, p0);
+          cpu::gemm_packed<Real>(n, nb, kc, a, merged.data() + j * size,
+                                 C + d.first_row(s) * ldc + j0, ldc, accumulate || p0 > 0);
+        }
       }
     }
   });
@@ -163,7 +148,7 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
 //   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
 // Every segment's A_sᵀ and B_s are packed once; tasks are fixed (kGradRows × kGradCols) tiles of
 // G, tile t at rows t / col_tiles. A task takes the segments kGroup at a time: their G tiles, then
-// the folds into the experts (ops/lory_ffn_fold.h).
+// the folds into the experts (ops/lory_ffn_kernels.h).
 template <typename Real>
 void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M, const Real* Bm,
                      int64_t N, const Real* w, Real* dw, Real* partial) {
@@ -189,7 +174,7 @@ void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M,
     lanes.resize(static_cast<size_t>(kGroup * d.E * 8));
     const int64_t r0 = t / col_tiles * kGradRows, c0 = t % col_tiles * kGradCols;
     const int64_t mb = std::min(kGradRows, M - r0), nb = std::min(kGradCols, N - c0);
-    const fold::Tile tile{mb, nb, stride, N, M * N};
+    const lory_kernels::Tile tile{mb, nb, stride, N, M * N};
     for (int64_t s0 = 0; s0 < S; s0 += kGroup) {
       const int64_t sg = std::min(kGroup, S - s0);
       for (int64_t j = 0; j < sg; ++j) {  // G tile of segment s0 + j at gbuf + j·stride
@@ -202,9 +187,9 @@ void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M,
                                  gbuf.data() + j * stride, nb, p0 > 0);
         }
       }
-      if (dw) fold::fold_gradients(tile, d.E, sg, route + s0 * d.E, gbuf.data(), dw + r0 * N + c0);
+      if (dw) lory_kernels::fold_gradients(tile, d.E, sg, route + s0 * d.E, gbuf.data(), dw + r0 * N + c0);
       if (partial)
-        fold::fold_dots(tile, d.E, sg, gbuf.data(), w + r0 * N + c0,
+        lory_kernels::fold_dots(tile, d.E, sg, gbuf.data(), w + r0 * N + c0,
                         partial + (t * S + s0) * d.E, lanes.data());
     }
   });

@@ -1,5 +1,8 @@
-// The two folds of lory_ffn's backward pass (ops/lory_ffn.cpp), on one tile of G for a group
-// of segments j = 0..sg-1 and the E experts i:
+// The inner kernels of lory_ffn (ops/lory_ffn.cpp) for a group of segments j = 0..sg-1 and the
+// E experts i:
+//   merge:           out_j[c] = Σ_i r[j,i] · w_i[c]            (merged weight tiles, forward and
+//                                                             backward)
+// and, on one tile of G, the two folds of the backward pass:
 //   fold_gradients:  dW_i[tile] += Σ_j r[j,i] · G_j[tile]
 //   fold_dots:       dots[j·E + i] = ⟨G_j[tile], W_i[tile]⟩
 // G_j is (mb × nb) row-major at g + j·g_stride; expert i's tile of W or dW starts at
@@ -15,10 +18,23 @@
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-#define LORY_FOLD_AVX2 1
+#define LORY_LORY_KERNELS_AVX2 1
 #endif
 
-namespace lory::ops::fold {
+namespace lory::ops::lory_kernels {
+
+// out[j·n + c] = Σ_i r[j·E + i] · w[i·stride + c], c < n, j < sg: the E terms of every value are
+// added in the order i = 0, 1, ...
+template <typename Real>
+void merge_portable(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride,
+                    int64_t n, Real* out) {
+  for (int64_t j = 0; j < sg; ++j)
+    for (int64_t c = 0; c < n; ++c) {
+      Real acc = r[j * E] * w[c];
+      for (int64_t i = 1; i < E; ++i) acc += r[j * E + i] * w[i * stride + c];
+      out[j * n + c] = acc;
+    }
+}
 
 struct Tile {
   int64_t mb, nb;           // rows and columns of the tile
@@ -56,8 +72,35 @@ void fold_dots_portable(const Tile& t, int64_t E, int64_t sg, const Real* g, con
     }
 }
 
-#ifdef LORY_FOLD_AVX2
-// Both kernels walk the tile in bands of kBand rows, so that the band's rows of G (all sg
+#ifdef LORY_LORY_KERNELS_AVX2
+// 4 segments × 16 values in 8 registers: each expert value loaded once feeds 4 FMAs (the merge is
+// bound by these loads, from L2). n a multiple of 16.
+inline void merge4_avx2(int64_t E, const float* r, const float* w, int64_t stride, int64_t n,
+                        float* out) {
+  for (int64_t c = 0; c < n; c += 16) {
+    __m256 acc[4][2];
+    const __m256 w0 = _mm256_loadu_ps(w + c), w1 = _mm256_loadu_ps(w + c + 8);
+    for (int j = 0; j < 4; ++j) {
+      const __m256 rj = _mm256_broadcast_ss(r + j * E);
+      acc[j][0] = _mm256_mul_ps(rj, w0);
+      acc[j][1] = _mm256_mul_ps(rj, w1);
+    }
+    for (int64_t i = 1; i < E; ++i) {
+      const __m256 v0 = _mm256_loadu_ps(w + i * stride + c), v1 = _mm256_loadu_ps(w + i * stride + c + 8);
+      for (int j = 0; j < 4; ++j) {
+        const __m256 rj = _mm256_broadcast_ss(r + j * E + i);
+        acc[j][0] = _mm256_fmadd_ps(rj, v0, acc[j][0]);
+        acc[j][1] = _mm256_fmadd_ps(rj, v1, acc[j][1]);
+      }
+    }
+    for (int j = 0; j < 4; ++j) {
+      _mm256_storeu_ps(out + j * n + c, acc[j][0]);
+      _mm256_storeu_ps(out + j * n + c + 8, acc[j][1]);
+    }
+  }
+}
+
+// Both fold kernels walk the tile in bands of kBand rows, so that the band's rows of G (all sg
 // segments) and of W or dW (all E experts) stay in L1 while every block of experts and segments
 // passes over them.
 constexpr int64_t kBand = 8;
@@ -126,10 +169,21 @@ inline void fold_dots_avx2(const Tile& t, int64_t E, int64_t sg, const float* g,
 }
 #endif
 
+// Merges groups of 4 segments with the AVX2 kernel where it applies; sg <= 4.
+template <typename Real>
+void merge(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride, int64_t n,
+           Real* out) {
+#ifdef LORY_LORY_KERNELS_AVX2
+  if constexpr (std::is_same_v<Real, float>)
+    if (sg == 4 && n % 16 == 0) return merge4_avx2(E, r, w, stride, n, out);
+#endif
+  merge_portable(E, sg, r, w, stride, n, out);
+}
+
 template <typename Real>
 void fold_gradients(const Tile& t, int64_t E, int64_t sg, const Real* r, const Real* g,
                     Real* dw) {
-#ifdef LORY_FOLD_AVX2
+#ifdef LORY_LORY_KERNELS_AVX2
   if constexpr (std::is_same_v<Real, float>)
     if (E % 4 == 0 && t.nb % 16 == 0) return fold_gradients_avx2(t, E, sg, r, g, dw);
 #endif
@@ -140,7 +194,7 @@ void fold_gradients(const Tile& t, int64_t E, int64_t sg, const Real* r, const R
 template <typename Real>
 void fold_dots(const Tile& t, int64_t E, int64_t sg, const Real* g, const Real* w, Real* dots,
                Real* lanes) {
-#ifdef LORY_FOLD_AVX2
+#ifdef LORY_LORY_KERNELS_AVX2
   if constexpr (std::is_same_v<Real, float>)
     if (E % 4 == 0 && sg % 2 == 0 && t.nb % 8 == 0)
       return fold_dots_avx2(t, E, sg, g, w, dots, lanes);
@@ -148,4 +202,4 @@ void fold_dots(const Tile& t, int64_t E, int64_t sg, const Real* g, const Real* 
   fold_dots_portable(t, E, sg, g, w, dots);
 }
 
-}  // namespace lory::ops::fold
+}  // namespace lory::ops::lory_kernels
