@@ -44,14 +44,24 @@ void adamw_kernel(T* p, const T* g, float* m, float* v, int64_t n, double lr, do
 }
 
 // Σ x² over a tensor in fixed chunks of 8192, chunk sums added in order: thread-independent.
+// Inside a chunk kLanes running sums (lane l takes the elements i ≡ l mod kLanes), added in a
+// fixed order at the end: independent chains that vectorise, where one running sum would wait
+// on the latency of each add.
 template <typename T>
 double sum_squares(const T* x, int64_t n) {
+  constexpr int64_t kLanes = 16;
   const int64_t chunk = 8192, chunks = (n + chunk - 1) / chunk;
   std::vector<double> partial(chunks, 0.0);
   parallel_for(chunks, 4, [&](int64_t begin, int64_t end) {
     for (int64_t c = begin; c < end; ++c) {
+      const int64_t lo = c * chunk, hi = std::min(n, lo + chunk);
+      double lanes[kLanes] = {};
+      int64_t i = lo;
+      for (; i + kLanes <= hi; i += kLanes)
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += double(x[i + l]) * x[i + l];
+      for (; i < hi; ++i) lanes[(i - lo) % kLanes] += double(x[i]) * x[i];
       double s = 0;
-      for (int64_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) s += double(x[i]) * x[i];
+      for (double lane : lanes) s += lane;
       partial[c] = s;
     }
   });
