@@ -87,8 +87,14 @@ int main(int argc, char** argv) {
   };
   row("dense SwiGLU FFN", dense);
   row("Lory FFN (lory_ffn)", lory);
-  std::printf("\nLory/dense throughput: forward %.3f, backward %.3f, step %.3f (merge overhead E/T = %.3f)\n",
-              dense.fwd / lory.fwd, dense.bwd / lory.bwd,
-              (dense.fwd + dense.bwd) / (lory.fwd + lory.bwd), double(E) / T);
+  // The Lory FFN's extra FLOPs, per segment, relative to the dense FFN's (E/T = r):
+  //   forward  3 merges                       6·S·E·D·F  -> + r of the forward (6·rows·D·F)
+  //   backward 3 merges (dh, dx) + the folds   6·S·E·D·F + 12·S·E·D·F -> + 1.5 r of the backward
+  // So at equal FLOP/s Lory/dense is at most 18 / (18 + 24 r) for forward + backward.
+  const double r = double(E) / T, bound = 18.0 / (18.0 + 24.0 * r);
+  std::printf("\nLory/dense throughput: forward %.3f, backward %.3f, both %.3f\n", dense.fwd / lory.fwd,
+              dense.bwd / lory.bwd, (dense.fwd + dense.bwd) / (lory.fwd + lory.bwd));
+  std::printf("(at equal FLOP/s the bound is %.3f: merges and merge gradients add E/T = %.3f of the\n"
+              "forward and 1.5 E/T of the backward)\n", bound, r);
   return 0;
 }
