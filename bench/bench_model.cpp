@@ -5,9 +5,16 @@
 // After the table, a per-op time breakdown of each lory.cpp run (core/profiler.h): forward and
 // backward milliseconds per step for every op kind, and its share of the step.
 //
-//   ./build/bench_model [steps] [threads] [profile_steps=2]     (LORY_BENCH_NO_TWIN=1: skip PyTorch)
+// On a shared machine throughput drifts by tens of percent within minutes; with rounds > 1 the
+// four runs (ours and PyTorch, dense and Lory) are repeated in turn and the table shows each
+// row's median round (every round's figure beside it), so that ratios compare runs made close
+// together.
+//
+//   ./build/bench_model [steps] [threads] [profile_steps=2] [rounds=1]
+//   (LORY_BENCH_NO_TWIN=1: skip PyTorch)
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -74,29 +81,53 @@ int main(int argc, char** argv) {
   std::printf("%-22s %10s %10s %9s %8s %12s\n", "run", "tokens/s", "GFLOP/s", "% peak", "step ms",
               "peak memory");
   const std::string python = python_with_torch();
-  double ours[2] = {0, 0}, twin[2] = {0, 0};
+  const int rounds = argc > 4 ? std::max(1, std::atoi(argv[4])) : 1;
+  // Per row (ours dense, PyTorch dense, ours Lory, PyTorch Lory): every round's tokens/s.
+  std::vector<double> tps[4];
   StepBenchResult results[2];
-  int i = 0;
-  for (FfnKind ffn : {FfnKind::dense, FfnKind::lory}) {
-    ModelConfig c = cpu_small(ffn);
-    StepBenchResult r = bench_training_step(c, 8, 256, steps, 1, Device::cpu, Precision::fp32,
-                                            profile_steps);
-    results[i] = r;
-    const double flops = model_flops_per_token(c, 256);
-    std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB\n",
-                (std::string("lory.cpp ") + ffn_kind_name(ffn)).c_str(), r.tokens_per_s,
-                r.model_gflops, 100 * r.model_gflops / peak_gflops, r.step_ms, r.peak_bytes / 1048576.0);
-    ours[i] = r.tokens_per_s;
-    nlohmann::json t = run_twin(python, c, steps, threads);
-    if (!t.is_null()) {
-      const double tps = t["tokens_per_s"];
-      twin[i] = tps;
-      std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB (max RSS)\n",
-                  (std::string("pytorch ") + ffn_kind_name(ffn)).c_str(), tps, tps * flops / 1e9,
-                  100 * tps * flops / 1e9 / peak_gflops, t["step_ms"].get<double>(),
-                  t["max_rss_bytes"].get<double>() / 1048576.0);
+  nlohmann::json twin_json[2];
+  const FfnKind kinds[2] = {FfnKind::dense, FfnKind::lory};
+  for (int round = 0; round < rounds; ++round)
+    for (int i = 0; i < 2; ++i) {
+      const ModelConfig c = cpu_small(kinds[i]);
+      StepBenchResult r = bench_training_step(c, 8, 256, steps, 1, Device::cpu, Precision::fp32,
+                                              round == 0 ? profile_steps : 0);
+      if (round == 0) results[i] = r;
+      tps[2 * i].push_back(r.tokens_per_s);
+      nlohmann::json t = run_twin(python, c, steps, threads);
+      if (!t.is_null()) {
+        twin_json[i] = t;
+        tps[2 * i + 1].push_back(t["tokens_per_s"].get<double>());
+      }
     }
-    ++i;
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v[v.size() / 2];
+  };
+  auto rounds_note = [&](const std::vector<double>& v) {
+    std::string note;
+    if (v.size() < 2) return note;
+    note = "  (rounds:";
+    for (double x : v) note += " " + std::to_string(static_cast<int>(x + 0.5));
+    return note + ")";
+  };
+  double ours[2] = {0, 0}, twin[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    const ModelConfig c = cpu_small(kinds[i]);
+    const double flops = model_flops_per_token(c, 256);
+    ours[i] = median(tps[2 * i]);
+    std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB%s\n",
+                (std::string("lory.cpp ") + ffn_kind_name(kinds[i])).c_str(), ours[i],
+                ours[i] * flops / 1e9, 100 * ours[i] * flops / 1e9 / peak_gflops,
+                8 * 256 / ours[i] * 1e3, results[i].peak_bytes / 1048576.0,
+                rounds_note(tps[2 * i]).c_str());
+    if (tps[2 * i + 1].empty()) continue;
+    twin[i] = median(tps[2 * i + 1]);
+    std::printf("%-22s %10.0f %10.1f %8.1f%% %8.1f %9.1f MiB (max RSS)%s\n",
+                (std::string("pytorch ") + ffn_kind_name(kinds[i])).c_str(), twin[i],
+                twin[i] * flops / 1e9, 100 * twin[i] * flops / 1e9 / peak_gflops,
+                8 * 256 / twin[i] * 1e3, twin_json[i]["max_rss_bytes"].get<double>() / 1048576.0,
+                rounds_note(tps[2 * i + 1]).c_str());
   }
   std::printf("\nLory/dense: lory.cpp %.3f", ours[1] / ours[0]);
   if (twin[0] > 0) std::printf(", pytorch %.3f; lory.cpp/pytorch: dense %.2fx, Lory %.2fx", twin[1] / twin[0],
