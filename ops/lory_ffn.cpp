@@ -13,17 +13,18 @@
 //
 // CPU schedule (tile-major; no merged weight and no G is ever stored whole):
 // - Products with merged weights (a, g, y; dh, dx) are cut into fixed column tiles of the
-//   output. A task owns a tile and walks the depth blocks and, inside, every segment: it merges
-//   that segment's tile of Wbar (kPackDepth × kTile) from the experts' tiles, which stay in L2
-//   for the whole walk, and multiplies at once. The experts are read from memory once per call.
+//   output. A task owns a tile and walks the depth blocks and, inside, the segments kMergeGroup
+//   at a time: it merges their tiles of Wbar (kPackDepth × kTile each) from one read of the
+//   experts' tiles, which stay in L2 for the whole walk, and multiplies at once. The experts are
+//   read from memory once per call.
 //   The merge runs in the GEMM's packed layout (core/cpu/gemm.h): the experts are packed once
 //   per call, and as packing is linear, Σ_i r[s,i]·pack(W[i]) = pack(Wbar) is ready for the
 //   micro-kernel (forward packs op(B) = W, backward op(B) = Wᵀ). In that layout a tile is
 //   contiguous in every expert. (Merging straight from the experts as stored measured 2x slower:
 //   E rows a power of two apart share L1 sets.)
 // - Gradients through the merge are cut into fixed (kGradRows × kGradCols) tiles of G_m; a task
-//   computes its tile of G_m[s] for each segment in turn and folds it into the E expert-gradient
-//   tiles and the router dot products straight away.
+//   computes its tile of G_m[s] for a group of segments and folds them into the E
+//   expert-gradient tiles and the router dot products straight away (ops/lory_ffn_kernels.h).
 // Every output value is written by one task, sums run in a fixed order, and dr's per-tile
 // partial sums are added in tile order: results never depend on the thread count.
 #include "ops/lory_ffn.h"
