@@ -75,7 +75,7 @@ TEST_CASE("lory_ffn matches a naive per-segment merge", "[ops][lory]") {
 }
 
 TEST_CASE("lory_ffn gradients pass gradcheck for every input", "[ops][lory][grad]") {
-  for (auto [L, T] : {std::pair<int64_t, int64_t>{6, 3}, {7, 3}, {4, 4}}) {
+  for (auto [L, T] : {std::pair<int64_t, int64_t>{6, 3}, {7, 3}, {4, 4}, {301, 300}}) {  // T > 256: two depth blocks
     Case c = make_case(2, L, 3, 5, 3, T, DType::f64, 5 + L);
     for (Tensor* t : {&c.x, &c.route, &c.w1, &c.w3, &c.w2}) t->set_requires_grad();
     int64_t seg = T;
