@@ -68,15 +68,16 @@ int main(int argc, char** argv) {
               reps);
 
   Generator gen(1);
-  auto param = [&](const Shape& s, double sd) { return Tensor::randn(s, gen, sd).set_requires_grad(); };
+  auto param = [&](const Shape& s, double sd) {
+    return Tensor::randn(s, gen, sd).set_requires_grad();
+  };
   Tensor x = param({B, L, D}, 1.0);
   Tensor w1 = param({D, F}, 0.05), w3 = param({D, F}, 0.05), w2 = param({F, D}, 0.05);
   Tensor e1 = param({E, D, F}, 0.05), e3 = param({E, D, F}, 0.05), e2 = param({E, F, D}, 0.05);
   Tensor route = ops::softmax(Tensor::randn({B, N, E}, gen)).detach().set_requires_grad();
 
-  const Times dense = time_ffn(reps, [&] {
-    return ops::matmul(ops::swiglu(ops::matmul(x, w1), ops::matmul(x, w3)), w2);
-  });
+  const Times dense = time_ffn(
+      reps, [&] { return ops::matmul(ops::swiglu(ops::matmul(x, w1), ops::matmul(x, w3)), w2); });
   const Times lory = time_ffn(reps, [&] { return ops::lory_ffn(x, route, e1, e3, e2, T); });
 
   const double fwd_flops = 6.0 * B * L * D * F;
@@ -92,9 +93,12 @@ int main(int argc, char** argv) {
   //   backward 3 merges (dh, dx) + the folds   6·S·E·D·F + 12·S·E·D·F -> + 1.5 r of the backward
   // So at equal FLOP/s Lory/dense is at most 18 / (18 + 24 r) for forward + backward.
   const double r = double(E) / T, bound = 18.0 / (18.0 + 24.0 * r);
-  std::printf("\nLory/dense throughput: forward %.3f, backward %.3f, both %.3f\n", dense.fwd / lory.fwd,
-              dense.bwd / lory.bwd, (dense.fwd + dense.bwd) / (lory.fwd + lory.bwd));
-  std::printf("(at equal FLOP/s the bound is %.3f: merges and merge gradients add E/T = %.3f of the\n"
-              "forward and 1.5 E/T of the backward)\n", bound, r);
+  std::printf("\nLory/dense throughput: forward %.3f, backward %.3f, both %.3f\n",
+              dense.fwd / lory.fwd, dense.bwd / lory.bwd,
+              (dense.fwd + dense.bwd) / (lory.fwd + lory.bwd));
+  std::printf(
+      "(at equal FLOP/s the bound is %.3f: merges and merge gradients add E/T = %.3f of the\n"
+      "forward and 1.5 E/T of the backward)\n",
+      bound, r);
   return 0;
 }

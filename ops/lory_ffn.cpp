@@ -44,10 +44,10 @@
 namespace lory::ops {
 namespace {
 
-constexpr int64_t kTile = 32;      // output columns per merged-product task: E expert tiles of
-                                   // kPackDepth × kTile are 256 KiB at E = 8, in L2
-constexpr int64_t kGradRows = 72;  // G tiles (whole micro-tiles: rows a multiple of 6, columns
-constexpr int64_t kGradCols = 64;  // of 16): 18 KiB, with E expert tiles of W and dW in L2
+constexpr int64_t kTile = 32;       // output columns per merged-product task: E expert tiles of
+                                    // kPackDepth × kTile are 256 KiB at E = 8, in L2
+constexpr int64_t kGradRows = 72;   // G tiles (whole micro-tiles: rows a multiple of 6, columns
+constexpr int64_t kGradCols = 64;   // of 16): 18 KiB, with E expert tiles of W and dW in L2
 constexpr int64_t kMergeGroup = 4;  // segments merged from one read of the experts' tile
 
 template <typename Real>
@@ -127,7 +127,7 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
     for (int64_t p0 = 0; p0 < K; p0 += cpu::kPackDepth) {
       const int64_t kc = std::min(cpu::kPackDepth, K - p0);
       const Real* w = experts + cpu::packed_b_block(N, p0, j0, kc);  // contiguous in each expert
-      const int64_t size = kc * cpu::packed_b_size(1, nb);            // the tile, padding included
+      const int64_t size = kc * cpu::packed_b_size(1, nb);           // the tile, padding included
       for (int64_t s0 = 0; s0 < d.segments(); s0 += kMergeGroup) {
         // Merge the tiles of kMergeGroup segments from one read of the experts, then use them.
         const int64_t sg = std::min(kMergeGroup, d.segments() - s0);
@@ -188,10 +188,12 @@ void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M,
                                  gbuf.data() + j * stride, nb, p0 > 0);
         }
       }
-      if (dw) lory_kernels::fold_gradients(tile, d.E, sg, route + s0 * d.E, gbuf.data(), dw + r0 * N + c0);
+      if (dw)
+        lory_kernels::fold_gradients(tile, d.E, sg, route + s0 * d.E, gbuf.data(),
+                                     dw + r0 * N + c0);
       if (partial)
         lory_kernels::fold_dots(tile, d.E, sg, gbuf.data(), w + r0 * N + c0,
-                        partial + (t * S + s0) * d.E, lanes.data());
+                                partial + (t * S + s0) * d.E, lanes.data());
     }
   });
 }
@@ -227,11 +229,12 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
   Real* pw = packed.data<Real>();
   pack_experts(d, w, false, pw);
   pack_segments(d, x, d.D, xp.data<Real>());
-  merged_product(d, route, pw, Q, d.D, d.F, xp.data<Real>(), a, d.F, false);          // x·Wbar1
-  merged_product(d, route, pw + d.E * Q, Q, d.D, d.F, xp.data<Real>(), g, d.F, false);  // x·Wbar3
+  const Real *w1 = pw, *w3 = pw + d.E * Q, *w2 = pw + 2 * d.E * Q;
+  merged_product(d, route, w1, Q, d.D, d.F, xp.data<Real>(), a, d.F, false);  // a = x·Wbar1
+  merged_product(d, route, w3, Q, d.D, d.F, xp.data<Real>(), g, d.F, false);  // g = x·Wbar3
   swiglu_rows(d, a, g, h.data<Real>());
   pack_segments(d, h.data<Real>(), d.F, hp.data<Real>());
-  merged_product(d, route, pw + 2 * d.E * Q, Q, d.F, d.D, hp.data<Real>(), y, d.D, false);  // h·Wbar2
+  merged_product(d, route, w2, Q, d.F, d.D, hp.data<Real>(), y, d.D, false);  // y = h·Wbar2
 }
 
 struct Grads {
@@ -312,13 +315,13 @@ Dims check_args(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
   }
   LORY_CHECK(T >= 1, op, ": segment length T is ", T, "; expected >= 1");
   Dims d{x.size(0), x.size(1), x.size(2), w1.size(2), w1.size(0), T, (x.size(1) + T - 1) / T};
-  LORY_CHECK(w1.size(1) == d.D, op, ": w1 has shape ", w1.shape().str(), " but x has width D=",
-             d.D, "; expected (E, D, F)");
+  LORY_CHECK(w1.size(1) == d.D, op, ": w1 has shape ", w1.shape().str(), " but x has width D=", d.D,
+             "; expected (E, D, F)");
   LORY_CHECK(w2.shape() == Shape({d.E, d.F, d.D}), op, ": w2 has shape ", w2.shape().str(),
              "; expected (E, F, D) = ", Shape({d.E, d.F, d.D}).str());
-  LORY_CHECK(route.shape() == Shape({d.B, d.N, d.E}), op, ": route has shape ",
-             route.shape().str(), "; expected (B, ceil(L/T), E) = ",
-             Shape({d.B, d.N, d.E}).str(), " for x ", x.shape().str(), " and T=", T);
+  LORY_CHECK(route.shape() == Shape({d.B, d.N, d.E}), op, ": route has shape ", route.shape().str(),
+             "; expected (B, ceil(L/T), E) = ", Shape({d.B, d.N, d.E}).str(), " for x ",
+             x.shape().str(), " and T=", T);
   return d;
 }
 
@@ -333,44 +336,43 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
   Tensor a = Tensor::empty({d.B, d.L, d.F}, dt, dev), g = Tensor::empty({d.B, d.L, d.F}, dt, dev);
   if (dev == Device::cuda) {
     cuda::lory_ffn_forward(dt, d.B, d.L, d.D, d.F, d.E, d.T, x.raw_data(), route.raw_data(),
-                           w1.raw_data(), w3.raw_data(), w2.raw_data(), y.raw_data(),
-                           a.raw_data(), g.raw_data());
+                           w1.raw_data(), w3.raw_data(), w2.raw_data(), y.raw_data(), a.raw_data(),
+                           g.raw_data());
   } else {
     dispatch_float(dt, "lory_ffn", [&](auto zero) {
       using Real = decltype(zero);
       const Real* w[3] = {w1.data<Real>(), w3.data<Real>(), w2.data<Real>()};
-      forward_kernel<Real>(d, x.data<Real>(), route.data<Real>(), w, y.data<Real>(),
-                           a.data<Real>(), g.data<Real>());
+      forward_kernel<Real>(d, x.data<Real>(), route.data<Real>(), w, y.data<Real>(), a.data<Real>(),
+                           g.data<Real>());
     });
   }
   Tensor xs = x.detach(), rs = route.detach(), w1s = w1.detach(), w3s = w3.detach(),
          w2s = w2.detach();
-  return record("lory_ffn", y, {x, route, w1, w3, w2},
-                [=](const Tensor& dy, const std::vector<bool>& needs) {
-                  std::vector<Tensor> grads(5);
-                  Grads out;
-                  if (needs[0]) out.dx = (grads[0] = Tensor::empty(xs.shape(), dt, dev)).raw_data();
-                  if (needs[1]) out.droute = (grads[1] = Tensor::empty(rs.shape(), dt, dev)).raw_data();
-                  const Tensor* ws[3] = {&w1s, &w3s, &w2s};
-                  for (int m = 0; m < 3; ++m)
-                    if (needs[2 + m])
-                      out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt, dev)).raw_data();
-                  if (dev == Device::cuda) {
-                    cuda::lory_ffn_backward(dt, d.B, d.L, d.D, d.F, d.E, d.T, dy.raw_data(),
-                                            xs.raw_data(), rs.raw_data(), w1s.raw_data(),
-                                            w3s.raw_data(), w2s.raw_data(), a.raw_data(),
-                                            g.raw_data(), out.dx, out.droute, out.dw[0],
-                                            out.dw[1], out.dw[2]);
-                    return grads;
-                  }
-                  dispatch_float(dt, "lory_ffn", [&](auto zero) {
-                    using Real = decltype(zero);
-                    const Real* w[3] = {w1s.data<Real>(), w3s.data<Real>(), w2s.data<Real>()};
-                    backward_kernel<Real>(d, dy.data<Real>(), xs.data<Real>(), rs.data<Real>(), w,
-                                          a.data<Real>(), g.data<Real>(), out);
-                  });
-                  return grads;
-                });
+  return record(
+      "lory_ffn", y, {x, route, w1, w3, w2}, [=](const Tensor& dy, const std::vector<bool>& needs) {
+        std::vector<Tensor> grads(5);
+        Grads out;
+        if (needs[0]) out.dx = (grads[0] = Tensor::empty(xs.shape(), dt, dev)).raw_data();
+        if (needs[1]) out.droute = (grads[1] = Tensor::empty(rs.shape(), dt, dev)).raw_data();
+        const Tensor* ws[3] = {&w1s, &w3s, &w2s};
+        for (int m = 0; m < 3; ++m)
+          if (needs[2 + m])
+            out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt, dev)).raw_data();
+        if (dev == Device::cuda) {
+          cuda::lory_ffn_backward(dt, d.B, d.L, d.D, d.F, d.E, d.T, dy.raw_data(), xs.raw_data(),
+                                  rs.raw_data(), w1s.raw_data(), w3s.raw_data(), w2s.raw_data(),
+                                  a.raw_data(), g.raw_data(), out.dx, out.droute, out.dw[0],
+                                  out.dw[1], out.dw[2]);
+          return grads;
+        }
+        dispatch_float(dt, "lory_ffn", [&](auto zero) {
+          using Real = decltype(zero);
+          const Real* w[3] = {w1s.data<Real>(), w3s.data<Real>(), w2s.data<Real>()};
+          backward_kernel<Real>(d, dy.data<Real>(), xs.data<Real>(), rs.data<Real>(), w,
+                                a.data<Real>(), g.data<Real>(), out);
+        });
+        return grads;
+      });
 }
 
 }  // namespace lory::ops

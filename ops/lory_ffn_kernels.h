@@ -26,8 +26,8 @@ namespace lory::ops::lory_kernels {
 // out[j·n + c] = Σ_i r[j·E + i] · w[i·stride + c], c < n, j < sg: the E terms of every value are
 // added in the order i = 0, 1, ...
 template <typename Real>
-void merge_portable(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride,
-                    int64_t n, Real* out) {
+void merge_portable(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride, int64_t n,
+                    Real* out) {
   for (int64_t j = 0; j < sg; ++j)
     for (int64_t c = 0; c < n; ++c) {
       Real acc = r[j * E] * w[c];
@@ -37,10 +37,10 @@ void merge_portable(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t
 }
 
 struct Tile {
-  int64_t mb, nb;           // rows and columns of the tile
-  int64_t g_stride;         // between the G tiles of consecutive segments
-  int64_t row_stride;       // between rows of W and dW
-  int64_t expert_stride;    // between experts of W and dW
+  int64_t mb, nb;         // rows and columns of the tile
+  int64_t g_stride;       // between the G tiles of consecutive segments
+  int64_t row_stride;     // between rows of W and dW
+  int64_t expert_stride;  // between experts of W and dW
 };
 
 template <typename Real>
@@ -86,7 +86,8 @@ inline void merge4_avx2(int64_t E, const float* r, const float* w, int64_t strid
       acc[j][1] = _mm256_mul_ps(rj, w1);
     }
     for (int64_t i = 1; i < E; ++i) {
-      const __m256 v0 = _mm256_loadu_ps(w + i * stride + c), v1 = _mm256_loadu_ps(w + i * stride + c + 8);
+      const __m256 v0 = _mm256_loadu_ps(w + i * stride + c),
+                   v1 = _mm256_loadu_ps(w + i * stride + c + 8);
       for (int j = 0; j < 4; ++j) {
         const __m256 rj = _mm256_broadcast_ss(r + j * E + i);
         acc[j][0] = _mm256_fmadd_ps(rj, v0, acc[j][0]);
@@ -148,7 +149,8 @@ inline void fold_dots_avx2(const Tile& t, int64_t E, int64_t sg, const float* g,
       for (int64_t i0 = 0; i0 < E; i0 += 4) {
         __m256 acc[2][4];
         for (int jj = 0; jj < 2; ++jj)
-          for (int q = 0; q < 4; ++q) acc[jj][q] = _mm256_loadu_ps(lanes + ((j0 + jj) * E + i0 + q) * 8);
+          for (int q = 0; q < 4; ++q)
+            acc[jj][q] = _mm256_loadu_ps(lanes + ((j0 + jj) * E + i0 + q) * 8);
         for (int64_t rr = b0; rr < b0 + kBand && rr < t.mb; ++rr) {
           const float* g0 = g + j0 * t.g_stride + rr * t.nb;
           const float* g1 = g0 + t.g_stride;
@@ -163,7 +165,8 @@ inline void fold_dots_avx2(const Tile& t, int64_t E, int64_t sg, const float* g,
           }
         }
         for (int jj = 0; jj < 2; ++jj)
-          for (int q = 0; q < 4; ++q) _mm256_storeu_ps(lanes + ((j0 + jj) * E + i0 + q) * 8, acc[jj][q]);
+          for (int q = 0; q < 4; ++q)
+            _mm256_storeu_ps(lanes + ((j0 + jj) * E + i0 + q) * 8, acc[jj][q]);
       }
   for (int64_t k = 0; k < sg * E; ++k) dots[k] = sum_lanes(lanes + k * 8);
 }
@@ -181,8 +184,7 @@ void merge(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride, 
 }
 
 template <typename Real>
-void fold_gradients(const Tile& t, int64_t E, int64_t sg, const Real* r, const Real* g,
-                    Real* dw) {
+void fold_gradients(const Tile& t, int64_t E, int64_t sg, const Real* r, const Real* g, Real* dw) {
 #ifdef LORY_LORY_KERNELS_AVX2
   if constexpr (std::is_same_v<Real, float>)
     if (E % 4 == 0 && t.nb % 16 == 0) return fold_gradients_avx2(t, E, sg, r, g, dw);

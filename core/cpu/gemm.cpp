@@ -14,8 +14,8 @@
 #include "core/cpu/gemm.h"
 
 #include <algorithm>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -26,9 +26,9 @@ namespace lory::cpu {
 namespace {
 
 constexpr int64_t kMr = kPackRows, kNr = kPackWidth;  // micro-tile of C
-constexpr int64_t kKc = kPackDepth;           // depth block: a B panel (kKc × kNr) is 16 KiB
-constexpr int64_t kMc = 144;                  // rows of A per packed block (144 KiB)
-constexpr int64_t kNc = 1024;                 // columns of B per packed block (1 MiB)
+constexpr int64_t kKc = kPackDepth;  // depth block: a B panel (kKc × kNr) is 16 KiB
+constexpr int64_t kMc = 144;         // rows of A per packed block (144 KiB)
+constexpr int64_t kNc = 1024;        // columns of B per packed block (1 MiB)
 
 int64_t round_up(int64_t x, int64_t m) {
   return (x + m - 1) / m * m;
@@ -83,8 +83,8 @@ void micro_kernel<float>(int64_t kc, const float* a, const float* b, float* c, i
 
 // Rows [i0, i0+mc) and depths [p0, p0+kc) of op(A), as ceil(mc/kMr) panels of (kc × kMr).
 template <typename Real>
-void pack_a_block(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc,
-            Real* out) {
+void pack_a_block(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
+                  int64_t kc, Real* out) {
   for (int64_t ir = 0; ir < mc; ir += kMr, out += kc * kMr) {
     const int64_t m = std::min(kMr, mc - ir);
     for (int64_t k = 0; k < kc; ++k) {
@@ -126,8 +126,8 @@ void pack_b_block(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, i
 
 // C[0:m, 0:n] (+)= (packed m × kc block of op(A)) · (packed kc × n block of op(B)).
 template <typename Real>
-void macro_kernel(int64_t m, int64_t n, int64_t kc, const Real* ablock, const Real* bblock,
-                  Real* C, int64_t ldc, bool acc) {
+void macro_kernel(int64_t m, int64_t n, int64_t kc, const Real* ablock, const Real* bblock, Real* C,
+                  int64_t ldc, bool acc) {
   for (int64_t jr = 0; jr < n; jr += kNr) {
     const Real* bp = bblock + jr * kc;  // panel jr / kNr: kc × kNr values
     const int64_t nn = std::min(kNr, n - jr);
@@ -150,8 +150,8 @@ void macro_kernel(int64_t m, int64_t n, int64_t kc, const Real* ablock, const Re
 
 // C[0:M, 0:n] (+)= op(A)[0:M, p0:p0+kc] · (packed block of kc × n), A packed kMc rows at a time.
 template <typename Real>
-void depth_block(bool ta, int64_t M, int64_t n, int64_t p0, int64_t kc, const Real* A,
-                 int64_t lda, const Real* bblock, Real* C, int64_t ldc, bool acc, Real* abuf) {
+void depth_block(bool ta, int64_t M, int64_t n, int64_t p0, int64_t kc, const Real* A, int64_t lda,
+                 const Real* bblock, Real* C, int64_t ldc, bool acc, Real* abuf) {
   for (int64_t i0 = 0; i0 < M; i0 += kMc) {
     const int64_t mc = std::min(kMc, M - i0);
     pack_a_block(ta, A, lda, i0, mc, p0, kc, abuf);
@@ -251,14 +251,14 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Re
                  packed_b + packed_b_block(N, p0, 0, 0), C, ldc, accumulate || p0 > 0);
 }
 
-#define LORY_GEMM_INSTANTIATE(Real)                                                            \
-  template void gemm<Real>(bool, bool, int64_t, int64_t, int64_t, const Real*, int64_t,         \
-                           const Real*, int64_t, Real*, int64_t, bool);                         \
-  template void pack_b<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);              \
-  template void gemm_packed_b<Real>(bool, int64_t, int64_t, int64_t, const Real*, int64_t,      \
-                                    const Real*, Real*, int64_t, bool);                         \
-  template void pack_a<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);              \
-  template void gemm_packed<Real>(int64_t, int64_t, int64_t, const Real*, const Real*, Real*,   \
+#define LORY_GEMM_INSTANTIATE(Real)                                                           \
+  template void gemm<Real>(bool, bool, int64_t, int64_t, int64_t, const Real*, int64_t,       \
+                           const Real*, int64_t, Real*, int64_t, bool);                       \
+  template void pack_b<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
+  template void gemm_packed_b<Real>(bool, int64_t, int64_t, int64_t, const Real*, int64_t,    \
+                                    const Real*, Real*, int64_t, bool);                       \
+  template void pack_a<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
+  template void gemm_packed<Real>(int64_t, int64_t, int64_t, const Real*, const Real*, Real*, \
                                   int64_t, bool);
 LORY_GEMM_INSTANTIATE(float)
 LORY_GEMM_INSTANTIATE(double)

@@ -1,14 +1,14 @@
 // GEMM for the CPU: packed operands and a register-blocked micro-kernel (AVX2 + FMA for float32
-// where the build targets it; portable C++ for float64 and other targets). Single-threaded by design: callers
-// split the output into tiles and run tiles on threads, so results never depend on the thread
-// count (ops/matmul.cpp, ops/lory_ffn.cpp).
+// where the build targets it; portable C++ for float64 and other targets). Single-threaded by
+// design: callers split the output into tiles and run tiles on threads, so results never depend
+// on the thread count (ops/matmul.cpp, ops/lory_ffn.cpp). Design and figures: docs/cpu.md.
 //
 // All matrices are row-major with explicit leading dimensions (elements between rows):
 //   op(A) is (M × K): A itself (lda >= K), or, with ta, A stored (K × M) (lda >= M);
 //   op(B) is (K × N): B itself (ldb >= N), or, with tb, B stored (N × K) (ldb >= K);
 //   C is (M × N), ldc >= N.
-// The sum over K runs in a fixed order (blocks of kKc in turn, each ascending), so the same call
-// gives the same bits on every run and thread.
+// The sum over K runs in a fixed order (blocks of kPackDepth in turn, each ascending), so the
+// same call gives the same bits on every run and thread.
 #pragma once
 
 #include <cstdint>

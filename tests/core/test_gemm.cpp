@@ -1,6 +1,6 @@
-// The packed CPU GEMM (core/cpu/gemm.h), float32 and float64, against a float64 reference: every transpose, awkward
-// sizes around the micro-tile and block edges, leading dimensions wider than the matrices,
-// accumulation, and pre-packed B giving gemm's exact bits.
+// The packed CPU GEMM (core/cpu/gemm.h), float32 and float64, against a float64 reference: every
+// transpose, awkward sizes around the micro-tile and block edges, leading dimensions wider than the
+// matrices, accumulation, and pre-packed B giving gemm's exact bits.
 #include <cmath>
 #include <vector>
 
@@ -61,13 +61,13 @@ double check_case(const Case& c, bool ta, bool tb, bool accumulate, bool packed)
 TEST_CASE("gemm matches a float64 reference for every transpose and awkward sizes", "[core]") {
   // 1 and 7 around the 6 × 16 micro-tile, 300 > one 256-deep block, 150 > one 144-row block,
   // 1030 > one 1024-column block.
-  const Case cases[] = {{1, 1, 1}, {6, 16, 8},   {7, 17, 3},   {5, 33, 300},
+  const Case cases[] = {{1, 1, 1},     {6, 16, 8},     {7, 17, 3},   {5, 33, 300},
                         {150, 40, 64}, {13, 1030, 20}, {64, 96, 513}};
   for (const Case& c : cases)
     for (int t = 0; t < 4; ++t)
       for (int acc = 0; acc < 2; ++acc) {
-        INFO("M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << (t & 1) << " tb="
-                  << (t >> 1) << " accumulate=" << acc);
+        INFO("M=" << c.M << " N=" << c.N << " K=" << c.K << " ta=" << (t & 1) << " tb=" << (t >> 1)
+                  << " accumulate=" << acc);
         CHECK(check_case<float>(c, t & 1, t >> 1, acc, false) < 2e-6);
         CHECK(check_case<float>(c, t & 1, t >> 1, acc, true) < 2e-6);
         CHECK(check_case<double>(c, t & 1, t >> 1, acc, false) < 1e-14);
