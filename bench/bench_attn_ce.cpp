@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/autograd.h"
 #include "core/threads.h"
 #include "ops/ops.h"
@@ -17,16 +18,9 @@ using namespace lory;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::Clock;
+using bench::median;
+using bench::ms_since;
 
 // Median forward and backward milliseconds of `fn` (one warm-up call first). Backward is the
 // op's own closure, without the accumulation of its gradients into the leaves.

@@ -15,6 +15,7 @@
 #include <immintrin.h>
 #endif
 
+#include "bench/bench_util.h"
 #include "core/autograd.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -25,13 +26,10 @@ using namespace lory;
 
 namespace {
 
+using bench::median;
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 double cpu_s() {  // CPU time of the whole process (all threads)

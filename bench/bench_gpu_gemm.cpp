@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/cuda/blas.h"
 #include "core/cuda/timer.h"
 #include "core/precision.h"
@@ -24,6 +25,8 @@
 using namespace lory;
 
 namespace {
+
+using bench::median;
 
 struct Shape3 {
   const char* name;
@@ -40,11 +43,6 @@ const std::vector<Shape3> kShapes = {
     {"lory seg   64 x (256x1024)(1024x2752)", 64, 256, 2752, 1024},
     {"lory merge (64x8)(8x2818048) [mem-bound]", 1, 64, 1024 * 2752, 8},
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Median TFLOP/s of `reps` timings; each timing covers `inner` back-to-back calls so that it
 // lasts about a millisecond or more (event resolution is ~0.5 µs).

@@ -12,6 +12,7 @@
 #include <functional>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/cpu_peak.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -21,16 +22,9 @@ using namespace lory;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using bench::Clock;
+using bench::median;
+using bench::ms_since;
 
 struct Times {
   double fwd, bwd;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "core/error.h"
 #include "core/threads.h"
 #include "data/corpus.h"
@@ -19,6 +20,8 @@ using namespace lory;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+using bench::median;
 
 double cpu_now() {
   timespec ts;
@@ -35,11 +38,6 @@ double seconds(F&& fn, double* cpu = nullptr) {
   fn();
   if (cpu) *cpu = cpu_now() - c0;
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 }  // namespace
