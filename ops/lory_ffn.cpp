@@ -29,7 +29,6 @@
 // partial sums are added in tile order: results never depend on the thread count.
 #include "ops/lory_ffn.h"
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -40,6 +39,7 @@
 #include "core/threads.h"
 #include "ops/cuda/lory_ffn.h"
 #include "ops/lory_ffn_kernels.h"
+#include "ops/vec_math.h"
 
 namespace lory::ops {
 namespace {
@@ -49,11 +49,6 @@ constexpr int64_t kTile = 32;       // output columns per merged-product task: E
 constexpr int64_t kGradRows = 72;   // G tiles (whole micro-tiles: rows a multiple of 6, columns
 constexpr int64_t kGradCols = 64;   // of 16): 18 KiB, with E expert tiles of W and dW in L2
 constexpr int64_t kMergeGroup = 4;  // segments merged from one read of the experts' tile
-
-template <typename Real>
-using Mat = Eigen::Matrix<Real, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-template <typename Real>
-using CMapM = Eigen::Map<const Mat<Real>>;
 
 struct Dims {
   int64_t B, L, D, F, E, T, N;
@@ -202,19 +197,37 @@ int64_t grad_tiles(int64_t M, int64_t N) {
   return (M + kGradRows - 1) / kGradRows * ((N + kGradCols - 1) / kGradCols);
 }
 
-// sigmoid(a) = 1 / (1 + e^-a) element-wise as an Eigen expression (packet exp, as in
-// ops/vec_math.h), so that it fuses into the loop that consumes it.
-#define LORY_SIGMOID(a) ((Real(1) + (-(a).array()).exp()).inverse())
+// h = silu(a) ⊙ g over all rows (B·L × F), in fixed blocks of kBlock values: one vectorised
+// sigmoid per block (ops/vec_math.h) into a stack buffer, then a loop the compiler vectorises.
+constexpr int64_t kBlock = 1024;
 
-// h = silu(a) ⊙ g over all rows (B·L × F), in fixed row blocks.
 template <typename Real>
-void swiglu_rows(const Dims& d, const Real* a_in, const Real* g_in, Real* h_out) {
-  const int64_t rows = d.B * d.L, block = 64;
-  parallel_tasks((rows + block - 1) / block, [&](int64_t t) {
-    const int64_t r0 = t * block, n = std::min(block, rows - r0);
-    CMapM<Real> a(a_in + r0 * d.F, n, d.F), g(g_in + r0 * d.F, n, d.F);
-    Eigen::Map<Mat<Real>>(h_out + r0 * d.F, n, d.F) =
-        (a.array() * LORY_SIGMOID(a) * g.array()).matrix();
+void swiglu_rows(const Dims& d, const Real* a, const Real* g, Real* h) {
+  const int64_t n = d.B * d.L * d.F;
+  parallel_tasks((n + kBlock - 1) / kBlock, [&](int64_t t) {
+    const int64_t i0 = t * kBlock, m = std::min(kBlock, n - i0);
+    Real s[kBlock];
+    vec::sigmoid(a + i0, s, m);
+    for (int64_t k = 0; k < m; ++k) h[i0 + k] = a[i0 + k] * s[k] * g[i0 + k];
+  });
+}
+
+// From a, g and dh (B·L × F), in one pass over the same blocks:
+//   h = silu(a) ⊙ g,   da = dh ⊙ g ⊙ silu'(a),   dg = dh ⊙ silu(a).
+template <typename Real>
+void swiglu_backward_rows(const Dims& d, const Real* a, const Real* g, const Real* dh, Real* h,
+                          Real* da, Real* dg) {
+  const int64_t n = d.B * d.L * d.F;
+  parallel_tasks((n + kBlock - 1) / kBlock, [&](int64_t t) {
+    const int64_t i0 = t * kBlock, m = std::min(kBlock, n - i0);
+    Real s[kBlock];
+    vec::sigmoid(a + i0, s, m);
+    for (int64_t k = 0; k < m; ++k) {
+      const Real ak = a[i0 + k], gk = g[i0 + k], dhk = dh[i0 + k], silu = ak * s[k];
+      h[i0 + k] = silu * gk;
+      da[i0 + k] = dhk * gk * (s[k] * (Real(1) + ak * (Real(1) - s[k])));
+      dg[i0 + k] = dhk * silu;
+    }
   });
 }
 
@@ -256,18 +269,7 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
   pack_experts(d, w, true, packed);
   pack_segments(d, dy, d.D, ap);
   merged_product(d, route, packed + 2 * d.E * Q, Q, d.D, d.F, ap, dh, d.F, false);  // dy·Wbar2ᵀ
-  const int64_t block = 64;
-  parallel_tasks((rows + block - 1) / block, [&](int64_t t) {
-    const int64_t r0 = t * block, n = std::min(block, rows - r0);
-    thread_local Mat<Real> sg;
-    CMapM<Real> a(a_in + r0 * d.F, n, d.F), g(g_in + r0 * d.F, n, d.F), dhm(dh + r0 * d.F, n, d.F);
-    sg = LORY_SIGMOID(a).matrix();
-    const auto aa = a.array(), sa = sg.array();
-    Eigen::Map<Mat<Real>>(h + r0 * d.F, n, d.F) = (aa * sa * g.array()).matrix();
-    Eigen::Map<Mat<Real>>(da + r0 * d.F, n, d.F) =
-        (dhm.array() * g.array() * (sa * (Real(1) + aa * (Real(1) - sa)))).matrix();
-    Eigen::Map<Mat<Real>>(dg + r0 * d.F, n, d.F) = (dhm.array() * (aa * sa)).matrix();
-  });
+  swiglu_backward_rows(d, a_in, g_in, dh, h, da, dg);
   if (out.dx) {  // dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
     Real* dx = static_cast<Real*>(out.dx);
     pack_segments(d, da, d.F, ap);
@@ -297,8 +299,6 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
     droute[k] = acc;
   }
 }
-
-#undef LORY_SIGMOID
 
 Dims check_args(const Tensor& x, const Tensor& route, const Tensor& w1, const Tensor& w3,
                 const Tensor& w2, int64_t T) {
