@@ -10,7 +10,7 @@ struct CpuPeak {
   int threads = 1;
 };
 
-// Runs the loop `reps` times on `threads` threads and keeps the medians.
+// Runs the loop `reps` times on `threads` threads and keeps the fastest run.
 CpuPeak measure_cpu_peak(int threads, int reps = 5);
 
 }  // namespace lory
