@@ -138,26 +138,38 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
   });
 }
 
+// Each segment's rows of A (rows × M) packed transposed, as op(A) = A_sᵀ (M × rows) for the weight
+// gradients' GEMMs, segment s at s · transposed_pack(d, M).
+int64_t transposed_pack(const Dims& d, int64_t M) {
+  return cpu::packed_a_size(M, std::min(d.T, d.L));
+}
+
+template <typename Real>
+void pack_segments_transposed(const Dims& d, const Real* A, int64_t M, Real* out) {
+  parallel_tasks(d.segments(), [&](int64_t s) {
+    cpu::pack_a<Real>(true, M, d.rows(s), A + d.first_row(s) * M, M,
+                      out + s * transposed_pack(d, M));
+  });
+}
+
 // Gradients through the merge of one matrix W (E experts of M × N, row-major), whose per-segment
-// gradient is G_s = A_sᵀ·B_s (A: rows × M, B: rows × N, the segment's rows):
+// gradient is G_s = A_sᵀ·B_s (A: rows × M, given packed by pack_segments_transposed; B: rows × N,
+// the segment's rows):
 //   dw[i] += Σ_s r[s,i] G_s   (dw may be null)
 //   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
-// Every segment's A_sᵀ and B_s are packed once; tasks are fixed (kGradRows × kGradCols) tiles of
-// G, tile t at rows t / col_tiles. A task takes the segments kGroup at a time: their G tiles, then
-// the folds into the experts (ops/lory_ffn_kernels.h).
+// Every segment's B_s is packed once; tasks are fixed (kGradRows × kGradCols) tiles of G, tile t
+// at rows t / col_tiles. A task takes the segments kGroup at a time: their G tiles, then the folds
+// into the experts (ops/lory_ffn_kernels.h).
 template <typename Real>
-void merge_gradients(const Dims& d, const Real* route, const Real* A, int64_t M, const Real* Bm,
+void merge_gradients(const Dims& d, const Real* route, const Real* apack, int64_t M, const Real* Bm,
                      int64_t N, const Real* w, Real* dw, Real* partial) {
   constexpr int64_t kGroup = 8, kSkew = 16;
-  const int64_t S = d.segments(), room = std::min(d.T, d.L);
-  const int64_t a_size = cpu::packed_a_size(M, room), b_size = cpu::packed_b_size(room, N);
-  Tensor packs = Tensor::empty({S * (a_size + b_size)}, dtype_of<Real>());
-  Real* apack = packs.data<Real>();
-  Real* bpack = apack + S * a_size;
+  const int64_t S = d.segments(), a_size = transposed_pack(d, M);
+  const int64_t b_size = cpu::packed_b_size(std::min(d.T, d.L), N);
+  Tensor packs = Tensor::empty({S * b_size}, dtype_of<Real>());
+  Real* bpack = packs.data<Real>();
   parallel_tasks(S, [&](int64_t s) {
-    const int64_t row = d.first_row(s), n = d.rows(s);
-    cpu::pack_a<Real>(true, M, n, A + row * M, M, apack + s * a_size);  // op(A) = A_sᵀ (M × n)
-    cpu::pack_b<Real>(false, n, N, Bm + row * N, N, bpack + s * b_size);
+    cpu::pack_b<Real>(false, d.rows(s), N, Bm + d.first_row(s) * N, N, bpack + s * b_size);
   });
   const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
   const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
@@ -283,7 +295,11 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
   Tensor partial_t = scratch((2 * t13 + t2) * S * d.E);
   Real* partial = partial_t.data<Real>();
   Real* part[3] = {partial, partial + t13 * S * d.E, partial + 2 * t13 * S * d.E};
-  const Real* lhs[3] = {x, x, h};
+  // op(A) = xᵀ serves G1 and G3, hᵀ serves G2: each is packed once.
+  Tensor xt = scratch(S * transposed_pack(d, d.D)), ht = scratch(S * transposed_pack(d, d.F));
+  if (out.dw[0] || out.dw[1] || droute) pack_segments_transposed(d, x, d.D, xt.data<Real>());
+  if (out.dw[2] || droute) pack_segments_transposed(d, h, d.F, ht.data<Real>());
+  const Real* lhs[3] = {xt.data<Real>(), xt.data<Real>(), ht.data<Real>()};
   const Real* rhs[3] = {da, dg, dy};
   for (int m = 0; m < 3; ++m) {
     if (!out.dw[m] && !droute) continue;

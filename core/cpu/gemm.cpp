@@ -219,18 +219,6 @@ void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* pac
     pack_b_block(tb, B, ldb, p0, std::min(kKc, K - p0), 0, N, packed + p0 * npad);
 }
 
-template <typename Real>
-void gemm_packed_b(bool ta, int64_t M, int64_t N, int64_t K, const Real* A, int64_t lda,
-                   const Real* packed_b, Real* C, int64_t ldc, bool accumulate) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) return zero_or_keep(M, N, C, ldc, accumulate);
-  const int64_t npad = round_up(N, kNr);
-  Real* abuf = a_buffer<Real>();
-  for (int64_t p0 = 0; p0 < K; p0 += kKc)
-    depth_block(ta, M, N, p0, std::min(kKc, K - p0), A, lda, packed_b + p0 * npad, C, ldc,
-                accumulate || p0 > 0, abuf);
-}
-
 int64_t packed_a_size(int64_t M, int64_t K) {
   return round_up(M, kMr) * K;
 }
@@ -255,8 +243,6 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Re
   template void gemm<Real>(bool, bool, int64_t, int64_t, int64_t, const Real*, int64_t,       \
                            const Real*, int64_t, Real*, int64_t, bool);                       \
   template void pack_b<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
-  template void gemm_packed_b<Real>(bool, int64_t, int64_t, int64_t, const Real*, int64_t,    \
-                                    const Real*, Real*, int64_t, bool);                       \
   template void pack_a<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
   template void gemm_packed<Real>(int64_t, int64_t, int64_t, const Real*, const Real*, Real*, \
                                   int64_t, bool);

@@ -29,7 +29,7 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const Real* A, int6
 // inside a block of kc rows, panels of kPackWidth columns, the panel of column j (a multiple of
 // kPackWidth) at j · kc, each kc × kPackWidth row-major, zero-padded past N. So the columns
 // [j, j + n) of one depth block are themselves a packed (kc × n) matrix, found by
-// packed_b_block, which gemm_packed_b takes with K = kc, N = n.
+// packed_b_block, which gemm_packed takes with K = kc, N = n.
 constexpr int64_t kPackDepth = 256, kPackWidth = 16;
 int64_t packed_b_size(int64_t K, int64_t N);
 inline int64_t packed_b_block(int64_t N, int64_t p0, int64_t j0, int64_t kc) {  // an offset
@@ -37,11 +37,6 @@ inline int64_t packed_b_block(int64_t N, int64_t p0, int64_t j0, int64_t kc) {  
 }
 template <typename Real>
 void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* packed);
-
-// C (+)= op(A)·B for B given packed by pack_b (same K and N); bits equal to gemm's.
-template <typename Real>
-void gemm_packed_b(bool ta, int64_t M, int64_t N, int64_t K, const Real* A, int64_t lda,
-                   const Real* packed_b, Real* C, int64_t ldc, bool accumulate);
 
 // op(A) packed once for several GEMMs that share it. Layout: depth blocks of kPackDepth columns
 // of op(A), block p0 at packed_a_block(M, p0); inside a block of kc, panels of kPackRows rows,

@@ -1,6 +1,6 @@
 // The packed CPU GEMM (core/cpu/gemm.h), float32 and float64, against a float64 reference: every
 // transpose, awkward sizes around the micro-tile and block edges, leading dimensions wider than the
-// matrices, accumulation, and pre-packed B giving gemm's exact bits.
+// matrices, accumulation, and pre-packed operands giving gemm's exact bits.
 #include <cmath>
 #include <vector>
 
@@ -33,9 +33,11 @@ double check_case(const Case& c, bool ta, bool tb, bool accumulate, bool packed)
   std::vector<Real> A = random_vec<Real>(a_rows * lda, 1), B = random_vec<Real>(b_rows * ldb, 2);
   std::vector<Real> C = random_vec<Real>(c.M * ldc, 3), C0 = C;
   if (packed) {
+    std::vector<Real> ap(static_cast<size_t>(cpu::packed_a_size(c.M, c.K)));
     std::vector<Real> bp(static_cast<size_t>(cpu::packed_b_size(c.K, c.N)));
+    cpu::pack_a(ta, c.M, c.K, A.data(), lda, ap.data());
     cpu::pack_b(tb, c.K, c.N, B.data(), ldb, bp.data());
-    cpu::gemm_packed_b(ta, c.M, c.N, c.K, A.data(), lda, bp.data(), C.data(), ldc, accumulate);
+    cpu::gemm_packed(c.M, c.N, c.K, ap.data(), bp.data(), C.data(), ldc, accumulate);
   } else {
     cpu::gemm(ta, tb, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, C.data(), ldc, accumulate);
   }
@@ -75,36 +77,23 @@ TEST_CASE("gemm matches a float64 reference for every transpose and awkward size
       }
 }
 
-TEST_CASE("gemm with pre-packed B gives gemm's exact bits", "[core]") {
-  const int64_t M = 37, N = 1100, K = 530;
-  for (int t = 0; t < 4; ++t) {
-    const bool ta = t & 1, tb = t >> 1;
-    std::vector<float> A = random_vec<float>(M * K, 4), B = random_vec<float>(K * N, 5);
-    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-    std::vector<float> C1(static_cast<size_t>(M * N)), C2(C1.size());
-    cpu::gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C1.data(), N, false);
-    std::vector<float> bp(static_cast<size_t>(cpu::packed_b_size(K, N)));
-    cpu::pack_b(tb, K, N, B.data(), ldb, bp.data());
-    cpu::gemm_packed_b(ta, M, N, K, A.data(), lda, bp.data(), C2.data(), N, false);
-    CHECK(C1 == C2);
-  }
-}
-
 TEST_CASE("gemm with both operands pre-packed gives gemm's exact bits", "[core]") {
-  const int64_t M = 40, N = 50, K = 300;  // two depth blocks, overhanging tiles
-  for (int t = 0; t < 4; ++t) {
-    const bool ta = t & 1, tb = t >> 1;
-    std::vector<float> A = random_vec<float>(M * K, 6), B = random_vec<float>(K * N, 7);
-    const int64_t lda = ta ? M : K, ldb = tb ? K : N;
-    std::vector<float> C1(static_cast<size_t>(M * N)), C2(C1.size());
-    cpu::gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C1.data(), N, false);
-    std::vector<float> ap(static_cast<size_t>(cpu::packed_a_size(M, K)));
-    std::vector<float> bp(static_cast<size_t>(cpu::packed_b_size(K, N)));
-    cpu::pack_a(ta, M, K, A.data(), lda, ap.data());
-    cpu::pack_b(tb, K, N, B.data(), ldb, bp.data());
-    cpu::gemm_packed(M, N, K, ap.data(), bp.data(), C2.data(), N, false);
-    CHECK(C1 == C2);
-  }
+  // Two depth blocks and overhanging tiles; three depth blocks and two column blocks of gemm's.
+  for (const Case& c : {Case{40, 50, 300}, Case{37, 1100, 530}})
+    for (int t = 0; t < 4; ++t) {
+      const int64_t M = c.M, N = c.N, K = c.K;
+      const bool ta = t & 1, tb = t >> 1;
+      std::vector<float> A = random_vec<float>(M * K, 6), B = random_vec<float>(K * N, 7);
+      const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+      std::vector<float> C1(static_cast<size_t>(M * N)), C2(C1.size());
+      cpu::gemm(ta, tb, M, N, K, A.data(), lda, B.data(), ldb, C1.data(), N, false);
+      std::vector<float> ap(static_cast<size_t>(cpu::packed_a_size(M, K)));
+      std::vector<float> bp(static_cast<size_t>(cpu::packed_b_size(K, N)));
+      cpu::pack_a(ta, M, K, A.data(), lda, ap.data());
+      cpu::pack_b(tb, K, N, B.data(), ldb, bp.data());
+      cpu::gemm_packed(M, N, K, ap.data(), bp.data(), C2.data(), N, false);
+      CHECK(C1 == C2);
+    }
 }
 
 TEST_CASE("gemm with an empty depth writes zeros or keeps C", "[core]") {
