@@ -81,23 +81,136 @@ void micro_kernel<float>(int64_t kc, const float* a, const float* b, float* c, i
 }
 #endif
 
+// Packing. Full panels (kMr rows of A, kNr columns of B) take the fast paths below; edges and
+// float64 take the element-wise ones. Packing only moves values, so every path gives the same
+// bits.
+
+// Rows [i0, i0+m) (m <= kMr) and depths [p0, p0+kc) of op(A), one panel (kc × kMr), zero-padded.
+template <typename Real>
+void pack_a_panel_any(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t m, int64_t p0,
+                      int64_t kc, Real* out) {
+  for (int64_t k = 0; k < kc; ++k) {
+    Real* dst = out + k * kMr;
+    for (int64_t i = 0; i < m; ++i)
+      dst[i] = ta ? A[(p0 + k) * lda + i0 + i] : A[(i0 + i) * lda + p0 + k];
+    for (int64_t i = m; i < kMr; ++i) dst[i] = Real(0);
+  }
+}
+
+// Depths [p0, p0+kc) and columns [j0, j0+n) (n <= kNr) of op(B), one panel (kc × kNr).
+template <typename Real>
+void pack_b_panel_any(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                      int64_t n, Real* out) {
+  for (int64_t k = 0; k < kc; ++k) {
+    Real* dst = out + k * kNr;
+    for (int64_t j = 0; j < n; ++j)
+      dst[j] = tb ? B[(j0 + j) * ldb + p0 + k] : B[(p0 + k) * ldb + j0 + j];
+    for (int64_t j = n; j < kNr; ++j) dst[j] = Real(0);
+  }
+}
+
+// Full panels: a row of a panel is a fixed-size copy where the source is contiguous along it
+// (A transposed, B as stored); otherwise (A as stored, B transposed) 8 depths at a time are read
+// along the source's rows and transposed in registers.
+template <typename Real>
+void pack_a_panel(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
+                  Real* out) {
+  if (ta) {
+    for (int64_t k = 0; k < kc; ++k)
+      std::memcpy(out + k * kMr, A + (p0 + k) * lda + i0, kMr * sizeof(Real));
+    return;
+  }
+  pack_a_panel_any(ta, A, lda, i0, kMr, p0, kc, out);
+}
+
+template <typename Real>
+void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  Real* out) {
+  if (!tb) {
+    for (int64_t k = 0; k < kc; ++k)
+      std::memcpy(out + k * kNr, B + (p0 + k) * ldb + j0, kNr * sizeof(Real));
+    return;
+  }
+  pack_b_panel_any(tb, B, ldb, p0, kc, j0, kNr, out);
+}
+
+#ifdef LORY_GEMM_AVX2
+// r[i] (i < 8) becomes column i of the 8 × 8 matrix whose rows were r[0..7].
+inline void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+  }
+}
+
+template <>
+void pack_a_panel<float>(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
+                         float* out) {
+  if (ta) {
+    for (int64_t k = 0; k < kc; ++k)
+      std::memcpy(out + k * kMr, A + (p0 + k) * lda + i0, kMr * sizeof(float));
+    return;
+  }
+  int64_t k = 0;
+  {  // six rows of A, each contiguous along the depth
+    const float* src = A + i0 * lda + p0;
+    for (; k + 8 <= kc; k += 8) {
+      __m256 r[8];
+      for (int64_t i = 0; i < kMr; ++i) r[i] = _mm256_loadu_ps(src + i * lda + k);
+      r[6] = r[7] = _mm256_setzero_ps();
+      transpose8(r);  // r[kk] = the six values of depth k + kk, then two zeros
+      float* dst = out + k * kMr;
+      for (int kk = 0; kk < 7; ++kk) _mm256_storeu_ps(dst + kk * kMr, r[kk]);  // next overwrites
+      _mm_storeu_ps(dst + 7 * kMr, _mm256_castps256_ps128(r[7]));  // the last: 4 + 2 values
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * kMr + 4), _mm256_extractf128_ps(r[7], 1));
+    }
+  }
+  pack_a_panel_any(ta, A, lda, i0, kMr, p0 + k, kc - k, out + k * kMr);
+}
+
+template <>
+void pack_b_panel<float>(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                         float* out) {
+  int64_t k = 0;
+  if (!tb) {
+    for (; k < kc; ++k) {
+      const float* src = B + (p0 + k) * ldb + j0;
+      _mm256_storeu_ps(out + k * kNr, _mm256_loadu_ps(src));
+      _mm256_storeu_ps(out + k * kNr + 8, _mm256_loadu_ps(src + 8));
+    }
+    return;
+  }
+  for (; k + 8 <= kc; k += 8)  // sixteen rows of B, each contiguous along the depth
+    for (int64_t h = 0; h < kNr; h += 8) {
+      __m256 r[8];
+      for (int64_t j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(B + (j0 + h + j) * ldb + p0 + k);
+      transpose8(r);  // r[kk] = columns h..h+7 at depth k + kk
+      for (int64_t kk = 0; kk < 8; ++kk) _mm256_storeu_ps(out + (k + kk) * kNr + h, r[kk]);
+    }
+  pack_b_panel_any(tb, B, ldb, p0 + k, kc - k, j0, kNr, out + k * kNr);
+}
+#endif
+
 // Rows [i0, i0+mc) and depths [p0, p0+kc) of op(A), as ceil(mc/kMr) panels of (kc × kMr).
 template <typename Real>
 void pack_a_block(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t mc, int64_t p0,
                   int64_t kc, Real* out) {
   for (int64_t ir = 0; ir < mc; ir += kMr, out += kc * kMr) {
-    const int64_t m = std::min(kMr, mc - ir);
-    for (int64_t k = 0; k < kc; ++k) {
-      Real* dst = out + k * kMr;
-      if (ta) {  // A stored (K × M): the panel's row is contiguous
-        const Real* src = A + (p0 + k) * lda + i0 + ir;
-        for (int64_t i = 0; i < m; ++i) dst[i] = src[i];
-      } else {
-        const Real* src = A + (i0 + ir) * lda + p0 + k;
-        for (int64_t i = 0; i < m; ++i) dst[i] = src[i * lda];
-      }
-      for (int64_t i = m; i < kMr; ++i) dst[i] = Real(0);
-    }
+    if (mc - ir >= kMr)
+      pack_a_panel(ta, A, lda, i0 + ir, p0, kc, out);
+    else
+      pack_a_panel_any(ta, A, lda, i0 + ir, mc - ir, p0, kc, out);
   }
 }
 
@@ -106,21 +219,10 @@ template <typename Real>
 void pack_b_block(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
                   int64_t nc, Real* out) {
   for (int64_t jr = 0; jr < nc; jr += kNr, out += kc * kNr) {
-    const int64_t n = std::min(kNr, nc - jr);
-    if (tb) {  // B stored (N × K): walk each column of op(B) along its contiguous depth
-      if (n < kNr) std::fill(out, out + kc * kNr, Real(0));
-      for (int64_t j = 0; j < n; ++j) {
-        const Real* src = B + (j0 + jr + j) * ldb + p0;
-        for (int64_t k = 0; k < kc; ++k) out[k * kNr + j] = src[k];
-      }
-    } else {
-      for (int64_t k = 0; k < kc; ++k) {
-        const Real* src = B + (p0 + k) * ldb + j0 + jr;
-        Real* dst = out + k * kNr;
-        std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(Real));
-        std::fill(dst + n, dst + kNr, Real(0));
-      }
-    }
+    if (nc - jr >= kNr)
+      pack_b_panel(tb, B, ldb, p0, kc, j0 + jr, out);
+    else
+      pack_b_panel_any(tb, B, ldb, p0, kc, j0 + jr, nc - jr, out);
   }
 }
 
