@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
       {"2048 x 256 x 4096 (LM head)", 1, 2048, 256, 4096},
       {"256 x 2048 x 704 (dW = x^T dy)", 1, 256, 2048, 704, true, false},
       {"2048 x 704 x 256 (dx = dy W^T)", 1, 2048, 704, 256, false, true},
+      {"2048 x 4096 x 256 (LM head dx)", 1, 2048, 4096, 256, false, true},
+      {"256 x 2048 x 4096 (LM head dW)", 1, 256, 2048, 4096, true, false},
+      {"2048 x 256 x 256 (attn proj)", 1, 2048, 256, 256},
+      {"2048 x 256 x 256 (proj dx)", 1, 2048, 256, 256, false, true},
+      {"256 x 2048 x 256 (proj dW)", 1, 256, 2048, 256, true, false},
       {"64 x 256 x 704 (Lory segment)", 1, 64, 256, 704},
       {"64 x (256 x 64 x 256) batched", 64, 256, 64, 256},
   };

@@ -135,6 +135,8 @@ void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, i
 }
 
 #ifdef LORY_GEMM_AVX2
+constexpr int64_t kAhead = 16;  // rows of a strided source fetched ahead of the copy
+
 // r[i] (i < 8) becomes column i of the 8 × 8 matrix whose rows were r[0..7].
 inline void transpose8(__m256 r[8]) {
   __m256 t[8], s[8];
@@ -158,8 +160,11 @@ template <>
 void pack_a_panel<float>(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
                          float* out) {
   if (ta) {
-    for (int64_t k = 0; k < kc; ++k)
-      std::memcpy(out + k * kMr, A + (p0 + k) * lda + i0, kMr * sizeof(float));
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* src = A + (p0 + k) * lda + i0;
+      _mm_prefetch(reinterpret_cast<const char*>(src + kAhead * lda), _MM_HINT_T0);
+      std::memcpy(out + k * kMr, src, kMr * sizeof(float));
+    }
     return;
   }
   int64_t k = 0;
@@ -183,9 +188,10 @@ template <>
 void pack_b_panel<float>(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
                          float* out) {
   int64_t k = 0;
-  if (!tb) {
+  if (!tb) {  // rows far apart: fetch kAhead rows ahead (the hardware prefetcher stops at pages)
     for (; k < kc; ++k) {
       const float* src = B + (p0 + k) * ldb + j0;
+      _mm_prefetch(reinterpret_cast<const char*>(src + kAhead * ldb), _MM_HINT_T0);
       _mm256_storeu_ps(out + k * kNr, _mm256_loadu_ps(src));
       _mm256_storeu_ps(out + k * kNr + 8, _mm256_loadu_ps(src + 8));
     }
