@@ -31,6 +31,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "core/autograd.h"
@@ -138,8 +139,29 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
   });
 }
 
-// Each segment's rows of A (rows × M) packed transposed, as op(A) = A_sᵀ (M × rows) for the weight
-// gradients' GEMMs, segment s at s · transposed_pack(d, M).
+// Gradients through the merge of one matrix W (E experts of M × N, row-major), whose per-segment
+// gradient is G_s = A_sᵀ·B_s (A_s, B_s: the segment's rows of A (rows × M) and B (rows × N)):
+//   dw[i] += Σ_s r[s,i] G_s   (dw may be null)
+//   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
+// Tasks are fixed (kGradRows × kGradCols) tiles of G, tile t at rows t / col_tiles. Two schedules
+// compute them:
+// - fused (float32 with AVX2, segments of at most kPackDepth rows): every 6 × 16 micro-tile of G_s
+//   is folded into the experts while still in registers (lory_kernels::fold_micro_tile), the
+//   segments walked innermost; G is never stored.
+// - grouped (float64, other targets, longer segments): G tiles of kGroup segments are computed
+//   into a buffer, then folded (lory_kernels::fold_gradients, fold_dots).
+template <typename Real>
+bool fused_folds(const Dims& d) {
+#ifdef LORY_LORY_KERNELS_AVX2
+  return std::is_same_v<Real, float> && std::min(d.T, d.L) <= cpu::kPackDepth;
+#else
+  (void)d;
+  return false;
+#endif
+}
+
+// Operands of the grouped schedule: each segment's A_s packed as op(A) = A_sᵀ (M × rows), segment
+// s at s · transposed_pack(d, M); B_s as op(B) (rows × N) likewise.
 int64_t transposed_pack(const Dims& d, int64_t M) {
   return cpu::packed_a_size(M, std::min(d.T, d.L));
 }
@@ -152,17 +174,92 @@ void pack_segments_transposed(const Dims& d, const Real* A, int64_t M, Real* out
   });
 }
 
-// Gradients through the merge of one matrix W (E experts of M × N, row-major), whose per-segment
-// gradient is G_s = A_sᵀ·B_s (A: rows × M, given packed by pack_segments_transposed; B: rows × N,
-// the segment's rows):
-//   dw[i] += Σ_s r[s,i] G_s   (dw may be null)
-//   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
-// Every segment's B_s is packed once; tasks are fixed (kGradRows × kGradCols) tiles of G, tile t
-// at rows t / col_tiles. A task takes the segments kGroup at a time: their G tiles, then the folds
-// into the experts (ops/lory_ffn_kernels.h).
+// Operands of the fused schedule, panel-major: op(A) = Aᵀ in panels of kPackRows rows over all
+// B·L rows of A (panel p at p · B·L · kPackRows), B in panels of kPackWidth columns (panel q at
+// q · B·L · kPackWidth). Segment s's part of a panel starts at its first row, so one panel over
+// consecutive segments is one stream through memory.
+int64_t row_panels_size(const Dims& d, int64_t M) {
+  return cpu::packed_a_size(M, d.B * d.L);
+}
+
 template <typename Real>
-void merge_gradients(const Dims& d, const Real* route, const Real* apack, int64_t M, const Real* Bm,
-                     int64_t N, const Real* w, Real* dw, Real* partial) {
+void pack_row_panels(const Dims& d, const Real* A, int64_t M, Real* out) {
+  const int64_t R = d.B * d.L, panels = (M + cpu::kPackRows - 1) / cpu::kPackRows;
+  parallel_tasks(panels, [&](int64_t p) {  // one panel is a packed (≤ kPackRows × R) matrix
+    const int64_t i = p * cpu::kPackRows;
+    cpu::pack_a<Real>(true, std::min(cpu::kPackRows, M - i), R, A + i, M, out + i * R);
+  });
+}
+
+template <typename Real>
+void pack_column_panels(const Dims& d, const Real* B, int64_t N, Real* out) {
+  const int64_t R = d.B * d.L, panels = (N + cpu::kPackWidth - 1) / cpu::kPackWidth;
+  parallel_tasks(panels, [&](int64_t q) {  // one panel is a packed (R × ≤ kPackWidth) matrix
+    const int64_t j = q * cpu::kPackWidth;
+    cpu::pack_b<Real>(false, R, std::min(cpu::kPackWidth, N - j), B + j, N, out + j * R);
+  });
+}
+
+#ifdef LORY_LORY_KERNELS_AVX2
+// The fused schedule (apanels: pack_row_panels of A). In a task, column panels run outside and
+// row panels inside, so a column panel's B (all segments) stays in L2 while the row panels pass.
+// Each micro-tile of the E experts' W and dW is copied out (zero-padded past the edges of G) for
+// the walk over all segments: in place, its rows and experts lie a power of two apart and would
+// share L1 sets.
+void merge_gradients_fused(const Dims& d, const float* route, const float* apanels, int64_t M,
+                           const float* Bm, int64_t N, const float* w, float* dw, float* partial) {
+  constexpr int64_t kMicro = lory_kernels::kMicroTile;
+  const int64_t S = d.segments(), R = d.B * d.L;
+  Tensor bpanels_t = Tensor::empty({cpu::packed_b_size(R, N)}, DType::f32);
+  float* bpanels = bpanels_t.data<float>();
+  pack_column_panels(d, Bm, N, bpanels);
+  const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
+  const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
+  parallel_tasks(tiles, [&](int64_t t) {
+    thread_local std::vector<float> lanes, wt, dwt;
+    lanes.assign(static_cast<size_t>(S * d.E * 8), 0.0f);
+    wt.resize(static_cast<size_t>(d.E * kMicro));
+    dwt.resize(static_cast<size_t>(d.E * kMicro));
+    const int64_t r0 = t / col_tiles * kGradRows, c0 = t % col_tiles * kGradCols;
+    const int64_t r1 = std::min(M, r0 + kGradRows), c1 = std::min(N, c0 + kGradCols);
+    for (int64_t j = c0; j < c1; j += cpu::kPackWidth)
+      for (int64_t i = r0; i < r1; i += cpu::kPackRows) {
+        const int64_t mm = std::min(cpu::kPackRows, r1 - i), nn = std::min(cpu::kPackWidth, c1 - j);
+        auto copy_in = [&](const float* src, std::vector<float>& dst) {
+          std::fill(dst.begin(), dst.end(), 0.0f);
+          for (int64_t e = 0; e < d.E; ++e)
+            for (int64_t row = 0; row < mm; ++row)
+              std::copy_n(src + e * M * N + (i + row) * N + j, nn,
+                          dst.data() + e * kMicro + row * cpu::kPackWidth);
+        };
+        if (dw) copy_in(dw, dwt);
+        if (partial) copy_in(w, wt);
+        const float* a = apanels + i * R;  // this row panel, all segments
+        const float* b = bpanels + j * R;  // this column panel, all segments
+        for (int64_t s = 0; s < S; ++s) {
+          const int64_t r = d.first_row(s);
+          lory_kernels::fold_micro_tile(d.rows(s), a + r * cpu::kPackRows, b + r * cpu::kPackWidth,
+                                        d.E, route + s * d.E, dw ? dwt.data() : nullptr, wt.data(),
+                                        partial ? lanes.data() + s * d.E * 8 : nullptr);
+        }
+        if (dw)
+          for (int64_t e = 0; e < d.E; ++e)
+            for (int64_t row = 0; row < mm; ++row)
+              std::copy_n(dwt.data() + e * kMicro + row * cpu::kPackWidth, nn,
+                          dw + e * M * N + (i + row) * N + j);
+      }
+    if (partial)
+      for (int64_t k = 0; k < S * d.E; ++k)
+        partial[t * S * d.E + k] = lory_kernels::sum_lanes(lanes.data() + k * 8);
+  });
+}
+#endif
+
+// The grouped schedule (apack: pack_segments_transposed of A). Every segment's B_s is packed
+// once; a task takes the segments kGroup at a time: their G tiles, then the folds.
+template <typename Real>
+void merge_gradients_grouped(const Dims& d, const Real* route, const Real* apack, int64_t M,
+                             const Real* Bm, int64_t N, const Real* w, Real* dw, Real* partial) {
   constexpr int64_t kGroup = 8, kSkew = 16;
   const int64_t S = d.segments(), a_size = transposed_pack(d, M);
   const int64_t b_size = cpu::packed_b_size(std::min(d.T, d.L), N);
@@ -174,12 +271,11 @@ void merge_gradients(const Dims& d, const Real* route, const Real* apack, int64_
   const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
   const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local std::vector<Real> gbuf, lanes;
+    thread_local std::vector<Real> gbuf;
     // G tiles kSkew values apart beyond their size: tiles a power of two apart would share L1
     // sets, and the folds read all of them at once.
     const int64_t stride = kGradRows * kGradCols + kSkew;
     gbuf.resize(static_cast<size_t>(kGroup * stride));
-    lanes.resize(static_cast<size_t>(kGroup * d.E * 8));
     const int64_t r0 = t / col_tiles * kGradRows, c0 = t % col_tiles * kGradCols;
     const int64_t mb = std::min(kGradRows, M - r0), nb = std::min(kGradCols, N - c0);
     const lory_kernels::Tile tile{mb, nb, stride, N, M * N};
@@ -200,7 +296,7 @@ void merge_gradients(const Dims& d, const Real* route, const Real* apack, int64_
                                      dw + r0 * N + c0);
       if (partial)
         lory_kernels::fold_dots(tile, d.E, sg, gbuf.data(), w + r0 * N + c0,
-                                partial + (t * S + s0) * d.E, lanes.data());
+                                partial + (t * S + s0) * d.E);
     }
   });
 }
@@ -295,17 +391,35 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
   Tensor partial_t = scratch((2 * t13 + t2) * S * d.E);
   Real* partial = partial_t.data<Real>();
   Real* part[3] = {partial, partial + t13 * S * d.E, partial + 2 * t13 * S * d.E};
-  // op(A) = xᵀ serves G1 and G3, hᵀ serves G2: each is packed once.
-  Tensor xt = scratch(S * transposed_pack(d, d.D)), ht = scratch(S * transposed_pack(d, d.F));
-  if (out.dw[0] || out.dw[1] || droute) pack_segments_transposed(d, x, d.D, xt.data<Real>());
-  if (out.dw[2] || droute) pack_segments_transposed(d, h, d.F, ht.data<Real>());
+  // op(A) = xᵀ serves G1 and G3, hᵀ serves G2: each is packed once, in the schedule's layout.
+  const bool fused = fused_folds<Real>(d);
+  auto lhs_size = [&](int64_t M) {
+    return fused ? row_panels_size(d, M) : S * transposed_pack(d, M);
+  };
+  auto pack_lhs = [&](const Real* A, int64_t M, Tensor& out) {
+    if (fused)
+      pack_row_panels(d, A, M, out.data<Real>());
+    else
+      pack_segments_transposed(d, A, M, out.data<Real>());
+  };
+  Tensor xt = scratch(lhs_size(d.D)), ht = scratch(lhs_size(d.F));
+  if (out.dw[0] || out.dw[1] || droute) pack_lhs(x, d.D, xt);
+  if (out.dw[2] || droute) pack_lhs(h, d.F, ht);
   const Real* lhs[3] = {xt.data<Real>(), xt.data<Real>(), ht.data<Real>()};
   const Real* rhs[3] = {da, dg, dy};
   for (int m = 0; m < 3; ++m) {
     if (!out.dw[m] && !droute) continue;
     const int64_t M = m < 2 ? d.D : d.F, N = m < 2 ? d.F : d.D;
-    merge_gradients(d, route, lhs[m], M, rhs[m], N, w[m], static_cast<Real*>(out.dw[m]),
-                    droute ? part[m] : nullptr);
+    Real* dw = static_cast<Real*>(out.dw[m]);
+    Real* pm = droute ? part[m] : nullptr;
+#ifdef LORY_LORY_KERNELS_AVX2
+    if constexpr (std::is_same_v<Real, float>)
+      if (fused) {
+        merge_gradients_fused(d, route, lhs[m], M, rhs[m], N, w[m], dw, pm);
+        continue;
+      }
+#endif
+    merge_gradients_grouped(d, route, lhs[m], M, rhs[m], N, w[m], dw, pm);
   }
   if (!droute) return;
   for (int64_t k = 0; k < S * d.E; ++k) {  // matrices, then tiles, in order

@@ -7,9 +7,10 @@
 //         pack A[row block, depth block] into MR-row panels
 //         for each NR panel of B, for each MR panel of A: micro-kernel   (B panel: L1)
 //
-// The micro-kernel keeps an MR × NR = 6 × 16 tile of C in 12 AVX registers and, per step of the
-// depth, loads 16 values of B and broadcasts 6 of A: 12 FMAs against 8 loads, so it runs at the
-// FMA units' rate (measured 99 GFLOP/s on one core whose FMA loop peaks at 98.5).
+// The micro-kernel (core/cpu/micro_kernel.h) keeps an MR × NR = 6 × 16 tile of C in 12 AVX
+// registers and, per step of the depth, loads 16 values of B and broadcasts 6 of A: 12 FMAs
+// against 8 loads, so it runs at the FMA units' rate (measured 99 GFLOP/s on one core whose FMA
+// loop peaks at 98.5).
 // Edges are zero-padded in the packed panels; tiles that overhang C go through a local tile.
 #include "core/cpu/gemm.h"
 
@@ -17,8 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 
-#if defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
+#include "core/cpu/micro_kernel.h"
+#ifdef LORY_MICRO_KERNEL_AVX2
 #define LORY_GEMM_AVX2 1
 #endif
 
@@ -26,6 +27,7 @@ namespace lory::cpu {
 namespace {
 
 constexpr int64_t kMr = kPackRows, kNr = kPackWidth;  // micro-tile of C
+static_assert(kMr == 6 && kNr == 16, "the AVX2 micro-kernel (core/cpu/micro_kernel.h) is 6 x 16");
 constexpr int64_t kKc = kPackDepth;  // depth block: a B panel (kKc × kNr) is 16 KiB
 constexpr int64_t kMc = 144;         // rows of A per packed block (144 KiB)
 constexpr int64_t kNc = 1024;        // columns of B per packed block (1 MiB)
@@ -54,28 +56,10 @@ void micro_kernel<float>(int64_t kc, const float* a, const float* b, float* c, i
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + kNr - 1), _MM_HINT_T0);
   }
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00,
-         c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-  for (int64_t k = 0; k < kc; ++k, a += kMr, b += kNr) {
-    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    __m256 ai = _mm256_broadcast_ss(a + 0);
-    c00 = _mm256_fmadd_ps(ai, b0, c00), c01 = _mm256_fmadd_ps(ai, b1, c01);
-    ai = _mm256_broadcast_ss(a + 1);
-    c10 = _mm256_fmadd_ps(ai, b0, c10), c11 = _mm256_fmadd_ps(ai, b1, c11);
-    ai = _mm256_broadcast_ss(a + 2);
-    c20 = _mm256_fmadd_ps(ai, b0, c20), c21 = _mm256_fmadd_ps(ai, b1, c21);
-    ai = _mm256_broadcast_ss(a + 3);
-    c30 = _mm256_fmadd_ps(ai, b0, c30), c31 = _mm256_fmadd_ps(ai, b1, c31);
-    ai = _mm256_broadcast_ss(a + 4);
-    c40 = _mm256_fmadd_ps(ai, b0, c40), c41 = _mm256_fmadd_ps(ai, b1, c41);
-    ai = _mm256_broadcast_ss(a + 5);
-    c50 = _mm256_fmadd_ps(ai, b0, c50), c51 = _mm256_fmadd_ps(ai, b1, c51);
-  }
-  const __m256 rows[kMr][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                               {c30, c31}, {c40, c41}, {c50, c51}};
+  const Tile6x16 t = micro_6x16(kc, a, b);
   for (int64_t i = 0; i < kMr; ++i, c += ldc)
     for (int64_t h = 0; h < 2; ++h) {
-      const __m256 v = acc ? _mm256_add_ps(_mm256_loadu_ps(c + 8 * h), rows[i][h]) : rows[i][h];
+      const __m256 v = acc ? _mm256_add_ps(_mm256_loadu_ps(c + 8 * h), t.c[i][h]) : t.c[i][h];
       _mm256_storeu_ps(c + 8 * h, v);
     }
 }
