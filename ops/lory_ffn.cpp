@@ -225,15 +225,8 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
     for (int64_t j = c0; j < c1; j += cpu::kPackWidth)
       for (int64_t i = r0; i < r1; i += cpu::kPackRows) {
         const int64_t mm = std::min(cpu::kPackRows, r1 - i), nn = std::min(cpu::kPackWidth, c1 - j);
-        auto copy_in = [&](const float* src, std::vector<float>& dst) {
-          std::fill(dst.begin(), dst.end(), 0.0f);
-          for (int64_t e = 0; e < d.E; ++e)
-            for (int64_t row = 0; row < mm; ++row)
-              std::copy_n(src + e * M * N + (i + row) * N + j, nn,
-                          dst.data() + e * kMicro + row * cpu::kPackWidth);
-        };
-        if (dw) copy_in(dw, dwt);
-        if (partial) copy_in(w, wt);
+        if (dw) lory_kernels::copy_micro_tiles(d.E, dw + i * N + j, N, M * N, mm, nn, dwt.data());
+        if (partial) lory_kernels::copy_micro_tiles(d.E, w + i * N + j, N, M * N, mm, nn, wt.data());
         const float* a = apanels + i * R;  // this row panel, all segments
         const float* b = bpanels + j * R;  // this column panel, all segments
         for (int64_t s = 0; s < S; ++s) {
@@ -242,11 +235,7 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
                                         d.E, route + s * d.E, dw ? dwt.data() : nullptr, wt.data(),
                                         partial ? lanes.data() + s * d.E * 8 : nullptr);
         }
-        if (dw)
-          for (int64_t e = 0; e < d.E; ++e)
-            for (int64_t row = 0; row < mm; ++row)
-              std::copy_n(dwt.data() + e * kMicro + row * cpu::kPackWidth, nn,
-                          dw + e * M * N + (i + row) * N + j);
+        if (dw) lory_kernels::store_micro_tiles(d.E, dwt.data(), mm, nn, dw + i * N + j, N, M * N);
       }
     if (partial)
       for (int64_t k = 0; k < S * d.E; ++k)

@@ -116,6 +116,39 @@ inline float sum_lanes(const float* l) {  // 8 lanes added in a fixed order
 // memory and would share L1 sets.
 constexpr int64_t kMicroTile = 6 * 16;
 
+// The E experts' (mm × nn) tiles at src (rows row_stride apart, experts expert_stride apart)
+// into the contiguous 6 × 16 tiles of fold_micro_tile, zero-padded; and back.
+inline void copy_micro_tiles(int64_t E, const float* src, int64_t row_stride,
+                             int64_t expert_stride, int64_t mm, int64_t nn, float* dst) {
+  for (int64_t i = 0; i < E; ++i, src += expert_stride, dst += kMicroTile) {
+    if (mm == 6 && nn == 16) {
+      for (int row = 0; row < 6; ++row) {
+        _mm256_storeu_ps(dst + 16 * row, _mm256_loadu_ps(src + row * row_stride));
+        _mm256_storeu_ps(dst + 16 * row + 8, _mm256_loadu_ps(src + row * row_stride + 8));
+      }
+      continue;
+    }
+    for (int64_t row = 0; row < 6; ++row)
+      for (int64_t c = 0; c < 16; ++c)
+        dst[16 * row + c] = row < mm && c < nn ? src[row * row_stride + c] : 0.0f;
+  }
+}
+
+inline void store_micro_tiles(int64_t E, const float* src, int64_t mm, int64_t nn, float* dst,
+                              int64_t row_stride, int64_t expert_stride) {
+  for (int64_t i = 0; i < E; ++i, src += kMicroTile, dst += expert_stride) {
+    if (mm == 6 && nn == 16) {
+      for (int row = 0; row < 6; ++row) {
+        _mm256_storeu_ps(dst + row * row_stride, _mm256_loadu_ps(src + 16 * row));
+        _mm256_storeu_ps(dst + row * row_stride + 8, _mm256_loadu_ps(src + 16 * row + 8));
+      }
+      continue;
+    }
+    for (int64_t row = 0; row < mm; ++row)
+      for (int64_t c = 0; c < nn; ++c) dst[row * row_stride + c] = src[16 * row + c];
+  }
+}
+
 inline void fold_micro_tile(int64_t kc, const float* a, const float* b, int64_t E, const float* r,
                             float* dw, const float* w, float* lanes) {
   const cpu::Tile6x16 g = cpu::micro_6x16(kc, a, b);
