@@ -141,7 +141,7 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
 
 // Gradients through the merge of one matrix W (E experts of M × N, row-major), whose per-segment
 // gradient is G_s = A_sᵀ·B_s (A_s, B_s: the segment's rows of A (rows × M) and B (rows × N)):
-//   dw[i] += Σ_s r[s,i] G_s   (dw may be null)
+//   dw[i] = Σ_s r[s,i] G_s   (dw may be null; written, not accumulated)
 //   partial[(tile·S + s)·E + i] = ⟨G_s, W_i⟩ over the tile   (partial may be null)
 // Tasks are fixed (kGradRows × kGradCols) tiles of G, tile t at rows t / col_tiles. Two schedules
 // compute them:
@@ -225,7 +225,7 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
     for (int64_t j = c0; j < c1; j += cpu::kPackWidth)
       for (int64_t i = r0; i < r1; i += cpu::kPackRows) {
         const int64_t mm = std::min(cpu::kPackRows, r1 - i), nn = std::min(cpu::kPackWidth, c1 - j);
-        if (dw) lory_kernels::copy_micro_tiles(d.E, dw + i * N + j, N, M * N, mm, nn, dwt.data());
+        std::fill(dwt.begin(), dwt.end(), 0.0f);
         if (partial) lory_kernels::copy_micro_tiles(d.E, w + i * N + j, N, M * N, mm, nn, wt.data());
         const float* a = apanels + i * R;  // this row panel, all segments
         const float* b = bpanels + j * R;  // this column panel, all segments
@@ -252,6 +252,7 @@ void merge_gradients_grouped(const Dims& d, const Real* route, const Real* apack
   constexpr int64_t kGroup = 8, kSkew = 16;
   const int64_t S = d.segments(), a_size = transposed_pack(d, M);
   const int64_t b_size = cpu::packed_b_size(std::min(d.T, d.L), N);
+  if (dw) std::fill(dw, dw + d.E * M * N, Real(0));
   Tensor packs = Tensor::empty({S * b_size}, dtype_of<Real>());
   Real* bpack = packs.data<Real>();
   parallel_tasks(S, [&](int64_t s) {
@@ -476,7 +477,10 @@ Tensor lory_ffn(const Tensor& x, const Tensor& route, const Tensor& w1, const Te
         const Tensor* ws[3] = {&w1s, &w3s, &w2s};
         for (int m = 0; m < 3; ++m)
           if (needs[2 + m])
-            out.dw[m] = (grads[2 + m] = Tensor::zeros(ws[m]->shape(), dt, dev)).raw_data();
+            out.dw[m] = (grads[2 + m] = dev == Device::cuda  // the GPU kernels accumulate
+                                            ? Tensor::zeros(ws[m]->shape(), dt, dev)
+                                            : Tensor::empty(ws[m]->shape(), dt, dev))
+                            .raw_data();
         if (dev == Device::cuda) {
           cuda::lory_ffn_backward(dt, d.B, d.L, d.D, d.F, d.E, d.T, dy.raw_data(), xs.raw_data(),
                                   rs.raw_data(), w1s.raw_data(), w3s.raw_data(), w2s.raw_data(),
