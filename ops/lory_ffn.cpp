@@ -295,46 +295,65 @@ int64_t grad_tiles(int64_t M, int64_t N) {
   return (M + kGradRows - 1) / kGradRows * ((N + kGradCols - 1) / kGradCols);
 }
 
-// h = silu(a) ⊙ g over all rows (B·L × F), in fixed blocks of kBlock values: one vectorised
-// sigmoid per block (ops/vec_math.h) into a stack buffer, then a loop the compiler vectorises.
+// SwiGLU's element-wise passes, segment by segment (a task per segment), in fixed blocks of
+// kBlock values: one vectorised sigmoid per block (ops/vec_math.h) into a stack buffer, then a
+// loop the compiler vectorises. Each segment's result is packed for the next merged product
+// (pack_segments layout) while it is still in cache.
 constexpr int64_t kBlock = 1024;
 
+// hp = h = silu(a) ⊙ g, packed; h itself is not kept.
 template <typename Real>
-void swiglu_rows(const Dims& d, const Real* a, const Real* g, Real* h) {
-  const int64_t n = d.B * d.L * d.F;
-  parallel_tasks((n + kBlock - 1) / kBlock, [&](int64_t t) {
-    const int64_t i0 = t * kBlock, m = std::min(kBlock, n - i0);
-    Real s[kBlock];
-    vec::sigmoid(a + i0, s, m);
-    for (int64_t k = 0; k < m; ++k) h[i0 + k] = a[i0 + k] * s[k] * g[i0 + k];
+void swiglu_packed(const Dims& d, const Real* a, const Real* g, Real* hp) {
+  parallel_tasks(d.segments(), [&](int64_t s) {
+    thread_local std::vector<Real> h;
+    const int64_t n = d.rows(s) * d.F, at = d.first_row(s) * d.F;
+    h.resize(static_cast<size_t>(n));
+    for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, n - i0);
+      const Real *ab = a + at + i0, *gb = g + at + i0;
+      Real* hb = h.data() + i0;
+      Real sig[kBlock];
+      vec::sigmoid(ab, sig, m);
+      for (int64_t k = 0; k < m; ++k) hb[k] = ab[k] * sig[k] * gb[k];
+    }
+    cpu::pack_a<Real>(false, d.rows(s), d.F, h.data(), d.F, hp + s * segment_pack(d, d.F));
   });
 }
 
-// From a, g and dh (B·L × F), in one pass over the same blocks:
-//   h = silu(a) ⊙ g,   da = dh ⊙ g ⊙ silu'(a),   dg = dh ⊙ silu(a).
+// From a, g and dh:
+//   h = silu(a) ⊙ g,   da = dh ⊙ g ⊙ silu'(a),   dg = dh ⊙ silu(a),   silu'(a) = σ(a)(1 + a(1 − σ(a)))
+// h, da and dg are written in place (for the weight gradients), and da, dg also packed into dap
+// and dgp (for dx's products) when these are given.
 template <typename Real>
-void swiglu_backward_rows(const Dims& d, const Real* a, const Real* g, const Real* dh, Real* h,
-                          Real* da, Real* dg) {
-  const int64_t n = d.B * d.L * d.F;
-  parallel_tasks((n + kBlock - 1) / kBlock, [&](int64_t t) {
-    const int64_t i0 = t * kBlock, m = std::min(kBlock, n - i0);
-    Real s[kBlock];
-    vec::sigmoid(a + i0, s, m);
-    for (int64_t k = 0; k < m; ++k) {
-      const Real ak = a[i0 + k], gk = g[i0 + k], dhk = dh[i0 + k], silu = ak * s[k];
-      h[i0 + k] = silu * gk;
-      da[i0 + k] = dhk * gk * (s[k] * (Real(1) + ak * (Real(1) - s[k])));
-      dg[i0 + k] = dhk * silu;
+void swiglu_backward_packed(const Dims& d, const Real* a, const Real* g, const Real* dh, Real* h,
+                            Real* da, Real* dg, Real* dap, Real* dgp) {
+  parallel_tasks(d.segments(), [&](int64_t s) {
+    const int64_t n = d.rows(s) * d.F, at = d.first_row(s) * d.F;
+    for (int64_t i0 = at; i0 < at + n; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, at + n - i0);
+      const Real *ab = a + i0, *gb = g + i0, *dhb = dh + i0;
+      Real *hb = h + i0, *dab = da + i0, *dgb = dg + i0;
+      Real sig[kBlock];
+      vec::sigmoid(ab, sig, m);
+      for (int64_t k = 0; k < m; ++k) {
+        const Real ak = ab[k], gk = gb[k], dhk = dhb[k], silu = ak * sig[k];
+        hb[k] = silu * gk;
+        dab[k] = dhk * gk * (sig[k] * (Real(1) + ak * (Real(1) - sig[k])));
+        dgb[k] = dhk * silu;
+      }
     }
+    if (!dap) return;
+    cpu::pack_a<Real>(false, d.rows(s), d.F, da + at, d.F, dap + s * segment_pack(d, d.F));
+    cpu::pack_a<Real>(false, d.rows(s), d.F, dg + at, d.F, dgp + s * segment_pack(d, d.F));
   });
 }
 
 template <typename Real>
 void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
                     Real* y, Real* a, Real* g) {
-  const int64_t Q = packed_size(d), rows = d.B * d.L;
+  const int64_t Q = packed_size(d);
   auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
-  Tensor packed = scratch(3 * d.E * Q), h = scratch(rows * d.F);
+  Tensor packed = scratch(3 * d.E * Q);
   Tensor xp = scratch(d.segments() * segment_pack(d, d.D));
   Tensor hp = scratch(d.segments() * segment_pack(d, d.F));
   Real* pw = packed.data<Real>();
@@ -343,8 +362,7 @@ void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real*
   const Real *w1 = pw, *w3 = pw + d.E * Q, *w2 = pw + 2 * d.E * Q;
   merged_product(d, route, w1, Q, d.D, d.F, xp.data<Real>(), a, d.F, false);  // a = x·Wbar1
   merged_product(d, route, w3, Q, d.D, d.F, xp.data<Real>(), g, d.F, false);  // g = x·Wbar3
-  swiglu_rows(d, a, g, h.data<Real>());
-  pack_segments(d, h.data<Real>(), d.F, hp.data<Real>());
+  swiglu_packed(d, a, g, hp.data<Real>());
   merged_product(d, route, w2, Q, d.F, d.D, hp.data<Real>(), y, d.D, false);  // y = h·Wbar2
 }
 
@@ -361,19 +379,20 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
   auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
   Tensor packed_t = scratch(3 * d.E * Q), dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F),
          da_t = scratch(rows * d.F), dg_t = scratch(rows * d.F);
-  Tensor ap_t = scratch(S * std::max(segment_pack(d, d.D), segment_pack(d, d.F)));
+  // dy packed for dh's product; da and dg packed for dx's.
+  Tensor yp_t = scratch(S * segment_pack(d, d.D));
+  Tensor dap_t = scratch(out.dx ? S * segment_pack(d, d.F) : 0), dgp_t = scratch(dap_t.numel());
   Real *packed = packed_t.data<Real>(), *dh = dh_t.data<Real>(), *h = h_t.data<Real>(),
-       *da = da_t.data<Real>(), *dg = dg_t.data<Real>(), *ap = ap_t.data<Real>();
+       *da = da_t.data<Real>(), *dg = dg_t.data<Real>(), *yp = yp_t.data<Real>();
+  Real *dap = out.dx ? dap_t.data<Real>() : nullptr, *dgp = out.dx ? dgp_t.data<Real>() : nullptr;
   pack_experts(d, w, true, packed);
-  pack_segments(d, dy, d.D, ap);
-  merged_product(d, route, packed + 2 * d.E * Q, Q, d.D, d.F, ap, dh, d.F, false);  // dy·Wbar2ᵀ
-  swiglu_backward_rows(d, a_in, g_in, dh, h, da, dg);
+  pack_segments(d, dy, d.D, yp);
+  merged_product(d, route, packed + 2 * d.E * Q, Q, d.D, d.F, yp, dh, d.F, false);  // dy·Wbar2ᵀ
+  swiglu_backward_packed(d, a_in, g_in, dh, h, da, dg, dap, dgp);
   if (out.dx) {  // dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
     Real* dx = static_cast<Real*>(out.dx);
-    pack_segments(d, da, d.F, ap);
-    merged_product(d, route, packed, Q, d.F, d.D, ap, dx, d.D, false);
-    pack_segments(d, dg, d.F, ap);
-    merged_product(d, route, packed + d.E * Q, Q, d.F, d.D, ap, dx, d.D, true);
+    merged_product(d, route, packed, Q, d.F, d.D, dap, dx, d.D, false);
+    merged_product(d, route, packed + d.E * Q, Q, d.F, d.D, dgp, dx, d.D, true);
   }
   // G1 = xᵀ·da, G3 = xᵀ·dg (D × F), G2 = hᵀ·dy (F × D), folded into dW and dr tile by tile.
   Real* droute = static_cast<Real*>(out.droute);
