@@ -35,13 +35,34 @@ void rope_tables(int64_t L, int64_t Dh, int64_t pos_offset, double theta, std::v
   }
 }
 
+// The tables of the last call on this thread, reused while the arguments repeat (a training step
+// applies the same rotation 4 times per layer; computing the tables took about as long as
+// rotating).
+template <typename T>
+struct TableCache {
+  int64_t L = -1, Dh = -1, pos_offset = -1;
+  double theta = 0;
+  std::vector<T> cos_t, sin_t;
+};
+
+template <typename T>
+const TableCache<T>& cached_tables(int64_t L, int64_t Dh, int64_t pos_offset, double theta) {
+  thread_local TableCache<T> c;
+  if (c.L != L || c.Dh != Dh || c.pos_offset != pos_offset || c.theta != theta) {
+    rope_tables<T>(L, Dh, pos_offset, theta, c.cos_t, c.sin_t);
+    c.L = L, c.Dh = Dh, c.pos_offset = pos_offset, c.theta = theta;
+  }
+  return c;
+}
+
 // x, y (B·H, L, Dh). direction = +1 rotates by +angle (forward), -1 by -angle.
 // Backward: y = R(a) x with R(a) orthogonal, so dx = R(a)ᵀ dy = R(-a) dy: the inverse rotation.
 template <typename T>
 void rope_kernel(const T* x, T* y, int64_t BH, int64_t L, int64_t Dh, int64_t pos_offset,
                  double theta, int direction) {
-  std::vector<T> cos_t, sin_t;
-  rope_tables<T>(L, Dh, pos_offset, theta, cos_t, sin_t);
+  const TableCache<T>& tables = cached_tables<T>(L, Dh, pos_offset, theta);
+  const std::vector<T>& cos_t = tables.cos_t;
+  const std::vector<T>& sin_t = tables.sin_t;
   int64_t half = Dh / 2;
   T sign = static_cast<T>(direction);
   int64_t grain = std::max<int64_t>(1, kGrainElements / Dh);
