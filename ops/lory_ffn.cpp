@@ -45,10 +45,12 @@
 namespace lory::ops {
 namespace {
 
-constexpr int64_t kTile = 32;       // output columns per merged-product task: E expert tiles of
-                                    // kPackDepth × kTile are 256 KiB at E = 8, in L2
+constexpr int64_t kTile = 16;       // output columns per merged-product task: E expert tiles of
+                                    // kPackDepth × kTile are 128 KiB at E = 8, in L2; D = 256
+                                    // gives 16 tasks (32 columns: 8, too few to even out two
+                                    // threads on a busy machine)
 constexpr int64_t kGradRows = 72;   // G tiles (whole micro-tiles: rows a multiple of 6, columns
-constexpr int64_t kGradCols = 64;   // of 16): 18 KiB, with E expert tiles of W and dW in L2
+constexpr int64_t kGradCols = 64;   // of 16)
 constexpr int64_t kMergeGroup = 4;  // segments merged from one read of the experts' tile
 
 struct Dims {
