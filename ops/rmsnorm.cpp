@@ -62,8 +62,17 @@ void rmsnorm_backward_kernel(const T* x, const T* w, const T* rstd, const T* dy,
         if (pw)
           for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * xr[j] * rs;
         if (!dx) continue;
-        double dot = 0;  // Σ_j dy_j w_j x_j
-        for (int64_t j = 0; j < D; ++j) dot += static_cast<double>(dyr[j]) * w[j] * xr[j];
+        // Σ_j dy_j w_j x_j in kLanes running sums (lane l takes j ≡ l mod kLanes), added in a
+        // fixed order: independent chains that vectorise, where one sum waits on each add.
+        constexpr int64_t kLanes = 8;
+        double lanes[kLanes] = {};
+        int64_t j = 0;
+        for (; j + kLanes <= D; j += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l)
+            lanes[l] += static_cast<double>(dyr[j + l]) * w[j + l] * xr[j + l];
+        for (; j < D; ++j) lanes[j % kLanes] += static_cast<double>(dyr[j]) * w[j] * xr[j];
+        double dot = 0;
+        for (double lane : lanes) dot += lane;
         T c = static_cast<T>(dot / static_cast<double>(D)) * rs * rs;
         T* dxr = dx + r * D;
         for (int64_t j = 0; j < D; ++j) dxr[j] = rs * (dyr[j] * w[j] - xr[j] * c);
