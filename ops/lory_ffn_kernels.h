@@ -74,14 +74,16 @@ void fold_dots(const Tile& t, int64_t E, int64_t sg, const Real* g, const Real* 
 }
 
 #ifdef LORY_LORY_KERNELS_AVX2
-// 4 segments × 16 values in 8 registers: each expert value loaded once feeds 4 FMAs (the merge is
-// bound by these loads, from L2). n a multiple of 16.
-inline void merge4_avx2(int64_t E, const float* r, const float* w, int64_t stride, int64_t n,
-                        float* out) {
+// SG segments (SG <= 6) × 16 values in 2·SG registers: each expert value loaded once (from L2)
+// feeds SG FMAs, the loads that bound the merge. n a multiple of 16. The E terms of every value
+// are added in the order i = 0, 1, ... as in merge_portable.
+template <int SG>
+inline void merge_avx2(int64_t E, const float* r, const float* w, int64_t stride, int64_t n,
+                       float* out) {
   for (int64_t c = 0; c < n; c += 16) {
-    __m256 acc[4][2];
+    __m256 acc[SG][2];
     const __m256 w0 = _mm256_loadu_ps(w + c), w1 = _mm256_loadu_ps(w + c + 8);
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < SG; ++j) {
       const __m256 rj = _mm256_broadcast_ss(r + j * E);
       acc[j][0] = _mm256_mul_ps(rj, w0);
       acc[j][1] = _mm256_mul_ps(rj, w1);
@@ -89,13 +91,13 @@ inline void merge4_avx2(int64_t E, const float* r, const float* w, int64_t strid
     for (int64_t i = 1; i < E; ++i) {
       const __m256 v0 = _mm256_loadu_ps(w + i * stride + c),
                    v1 = _mm256_loadu_ps(w + i * stride + c + 8);
-      for (int j = 0; j < 4; ++j) {
+      for (int j = 0; j < SG; ++j) {
         const __m256 rj = _mm256_broadcast_ss(r + j * E + i);
         acc[j][0] = _mm256_fmadd_ps(rj, v0, acc[j][0]);
         acc[j][1] = _mm256_fmadd_ps(rj, v1, acc[j][1]);
       }
     }
-    for (int j = 0; j < 4; ++j) {
+    for (int j = 0; j < SG; ++j) {
       _mm256_storeu_ps(out + j * n + c, acc[j][0]);
       _mm256_storeu_ps(out + j * n + c + 8, acc[j][1]);
     }
@@ -175,13 +177,20 @@ inline void fold_micro_tile(int64_t kc, const float* a, const float* b, int64_t 
 }
 #endif
 
-// Merges groups of 4 segments with the AVX2 kernel where it applies; sg <= 4.
+// Merges a group of sg <= 6 segments, with the AVX2 kernel where it applies.
 template <typename Real>
 void merge(int64_t E, int64_t sg, const Real* r, const Real* w, int64_t stride, int64_t n,
            Real* out) {
 #ifdef LORY_LORY_KERNELS_AVX2
   if constexpr (std::is_same_v<Real, float>)
-    if (sg == 4 && n % 16 == 0) return merge4_avx2(E, r, w, stride, n, out);
+    if (n % 16 == 0) switch (sg) {
+        case 6: return merge_avx2<6>(E, r, w, stride, n, out);
+        case 5: return merge_avx2<5>(E, r, w, stride, n, out);
+        case 4: return merge_avx2<4>(E, r, w, stride, n, out);
+        case 3: return merge_avx2<3>(E, r, w, stride, n, out);
+        case 2: return merge_avx2<2>(E, r, w, stride, n, out);
+        case 1: return merge_avx2<1>(E, r, w, stride, n, out);
+      }
 #endif
   merge_portable(E, sg, r, w, stride, n, out);
 }
