@@ -40,8 +40,8 @@ __device__ __forceinline__ void store_d(__nv_bfloat16* p, int64_t i, double v) {
 // The CPU kernel's expressions, each operation rounded separately (_rn intrinsics are never
 // contracted into FMAs).
 template <typename T>
-__global__ void adamw_kernel(Chunk c, double lr, double b1, double b2, double eps, double c1,
-                             double c2) {
+__global__ void adamw_kernel(Chunk c, double lr, double b1, double b2, double eps, double inv_c1,
+                             double inv_sqrt_c2) {
   const int k = blockIdx.y;
   if (k >= c.count) return;
   T* p = static_cast<T*>(c.x[k]);
@@ -59,8 +59,10 @@ __global__ void adamw_kernel(Chunk c, double lr, double b1, double b2, double ep
     m[i] = mi;
     v[i] = vi;
     const double pi = load_d(p, i);
-    const double update = __dadd_rn(__ddiv_rn(__ddiv_rn(mi, c1), __dadd_rn(__dsqrt_rn(__ddiv_rn(vi, c2)), eps)),
-                                    __dmul_rn(wd, pi));
+    const double update =
+        __dadd_rn(__ddiv_rn(__dmul_rn(mi, inv_c1),
+                            __dadd_rn(__dmul_rn(__dsqrt_rn(static_cast<double>(vi)), inv_sqrt_c2), eps)),
+                  __dmul_rn(wd, pi));
     store_d(p, i, __dsub_rn(pi, __dmul_rn(lr, update)));
   }
 }
@@ -124,7 +126,7 @@ void for_chunks(int count, Fill&& fill, Launch&& launch) {
 void adamw_step(DType dt, int count, void* const* params, const void* const* grads,
                 float* const* exp_avg, float* const* exp_avg_sq, const int64_t* numel,
                 const double* weight_decay, double lr, double beta1, double beta2, double eps,
-                double bias1, double bias2) {
+                double inv_c1, double inv_sqrt_c2) {
   dispatch_cuda_float(dt, "AdamW::step", [&](auto zero) {
     using T = decltype(zero);
     for_chunks(
@@ -140,7 +142,8 @@ void adamw_step(DType dt, int count, void* const* params, const void* const* gra
         [&](const Chunk& c) {
           int bx = 1;
           for (int j = 0; j < c.count; ++j) bx = std::max(bx, blocks_for(c.n[j], kMaxBlocks));
-          adamw_kernel<T><<<dim3(bx, c.count), kThreads>>>(c, lr, beta1, beta2, eps, bias1, bias2);
+          adamw_kernel<T><<<dim3(bx, c.count), kThreads>>>(c, lr, beta1, beta2, eps, inv_c1,
+                                                           inv_sqrt_c2);
         });
   });
 }

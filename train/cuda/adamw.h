@@ -8,12 +8,12 @@
 namespace lory::cuda {
 
 // For each tensor k:  m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²,
-//   p ← p − lr·( (m/bias1) / (sqrt(v/bias2) + eps) + weight_decay[k]·p )
-// with bias1 = 1 − β1ᵗ, bias2 = 1 − β2ᵗ computed by the caller.
+//   p ← p − lr·( m·inv_c1 / (sqrt(v)·inv_sqrt_c2 + eps) + weight_decay[k]·p )
+// with inv_c1 = 1/(1 − β1ᵗ), inv_sqrt_c2 = 1/sqrt(1 − β2ᵗ) computed by the caller.
 LORY_CUDA_API(adamw_step(DType dt, int count, void* const* params, const void* const* grads,
                          float* const* exp_avg, float* const* exp_avg_sq, const int64_t* numel,
                          const double* weight_decay, double lr, double beta1, double beta2,
-                         double eps, double bias1, double bias2))
+                         double eps, double inv_c1, double inv_sqrt_c2))
 
 // *result (host) = Σ_k Σ_i x_k[i]², deterministic: per-block partials over a fixed geometry,
 // then one ordered sum. Waits for the result (one device-to-host copy).
