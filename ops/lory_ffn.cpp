@@ -22,9 +22,13 @@
 //   micro-kernel (forward packs op(B) = W, backward op(B) = Wᵀ). In that layout a tile is
 //   contiguous in every expert. (Merging straight from the experts as stored measured 2x slower:
 //   E rows a power of two apart share L1 sets.)
-// - Gradients through the merge are cut into fixed (kGradRows × kGradCols) tiles of G_m; a task
-//   computes its tile of G_m[s] for a group of segments and folds them into the E
-//   expert-gradient tiles and the router dot products straight away (ops/lory_ffn_kernels.h).
+// - SwiGLU's element-wise passes run segment by segment and pack their results for the next
+//   merged product while they are in cache.
+// - Gradients through the merge are cut into fixed (kGradRows × kGradCols) tiles of G_m. In the
+//   fused schedule (float32, AVX2) each 6 × 16 micro-tile of G_m[s] is folded into the E
+//   expert-gradient tiles and the router dot products while still in registers; otherwise a
+//   task computes its tile of G_m[s] for a group of segments into a buffer and folds it
+//   (merge_gradients_fused / merge_gradients_grouped, ops/lory_ffn_kernels.h).
 // Every output value is written by one task, sums run in a fixed order, and dr's per-tile
 // partial sums are added in tile order: results never depend on the thread count.
 #include "ops/lory_ffn.h"

@@ -108,14 +108,7 @@ inline float sum_lanes(const float* l) {  // 8 lanes added in a fixed order
   return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-// One segment's 6 × 16 tile of G = Aᵀ·B, computed by the GEMM's micro-kernel from the packed
-// panels a (kc × 6) and b (kc × 16) and folded at once, while it is still in registers:
-//   dw[i][tile] += r[i] · G[tile]                      (the expert gradients; dw may be null)
-//   lanes[8i .. 8i+8) += Σ_rows G[tile] ⊙ w[i][tile]  (the router dot products by lane; lanes
-//                                                       may be null)
-// for the E experts i. dw and w hold the experts' tiles contiguously (tile i at 96·i, rows of 16):
-// the caller copies them out of the experts, whose rows and experts lie a power of two apart in
-// memory and would share L1 sets.
+// fold_micro_tile's expert tiles: 6 × 16 values each, contiguous.
 constexpr int64_t kMicroTile = 6 * 16;
 
 // The E experts' (mm × nn) tiles at src (rows row_stride apart, experts expert_stride apart)
@@ -151,6 +144,14 @@ inline void store_micro_tiles(int64_t E, const float* src, int64_t mm, int64_t n
   }
 }
 
+// One segment's 6 × 16 tile of G = Aᵀ·B, computed by the GEMM's micro-kernel from the packed
+// panels a (kc × 6) and b (kc × 16) and folded at once, while it is still in registers:
+//   dw[i][tile] += r[i] · G[tile]                      (the expert gradients; dw may be null)
+//   lanes[8i .. 8i+8) += Σ_rows G[tile] ⊙ w[i][tile]  (the router dot products by lane; lanes
+//                                                       may be null)
+// for the E experts i. dw and w hold the experts' tiles contiguously (tile i at 96·i, rows of 16):
+// the caller copies them out of the experts, whose rows and experts lie a power of two apart in
+// memory and would share L1 sets.
 inline void fold_micro_tile(int64_t kc, const float* a, const float* b, int64_t E, const float* r,
                             float* dw, const float* w, float* lanes) {
   const cpu::Tile6x16 g = cpu::micro_6x16(kc, a, b);
