@@ -204,4 +204,6 @@ TEST_CASE("lory_ffn in float32 at shapes that use the blocked CPU kernels matche
   check_f32_against_f64(2, 50, 84, 200, 4, 16, {true, true, false, false, false});
   // Segments longer than a GEMM depth block (T = 280 > 256): the grouped schedule in float32.
   check_f32_against_f64(1, 300, 20, 40, 2, 280, all);
+  // Sequences shorter than a segment (L = 5 < T = 8), an odd number of experts, tiny widths.
+  check_f32_against_f64(2, 5, 20, 36, 3, 8, all);
 }
