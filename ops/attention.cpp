@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cpu/transpose.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
 #include "ops/attention_tiles.h"
@@ -46,18 +47,25 @@ struct Scratch {
         vc(kc.size()), p(kQueryBlock * d.Lk), ds(p.size()) {}
 };
 
-// Forward for query block qb of slice bh: S = Q Kᵀ·s, then per row the max over the visible
-// keys, exp(S - max) and its sum (vec::exp_sum), P = exp / sum; O = P V. Masked entries of P are
-// exactly 0 (and the products skip the keys no row of a tile sees), so keys a query may not see
-// never touch its output.
+// Kᵀ (into w.kt) and a padded copy of V (into w.vc) of slice bh, keys [0, kmax): what the
+// forward's products read for every query block up to the one whose last key is kmax - 1.
 template <typename T>
-void attention_forward_block(const T* q, const T* k, const T* v, T* o, T* lse, const Dims& d,
-                             int64_t bh, int64_t qb, Scratch<T>& w) {
-  Block blk(d, qb);
-  const int64_t kmax = blk.kmax, ldt = kmax + attn::kPad, ldc = d.Dh + attn::kPad;
-  const int64_t shift = blk.i0 + d.offset();  // row a of the block sees keys j < a + 1 + shift
-  attn::transpose(k + bh * d.Lk * d.Dh, kmax, d.Dh, d.Dh, w.kt.data(), ldt);
+void prepare_keys(const T* k, const T* v, const Dims& d, int64_t bh, int64_t kmax, Scratch<T>& w) {
+  const int64_t ldt = d.Lk + attn::kPad, ldc = d.Dh + attn::kPad;
+  cpu::transpose(k + bh * d.Lk * d.Dh, kmax, d.Dh, d.Dh, w.kt.data(), ldt);
   attn::copy_rows(v + bh * d.Lk * d.Dh, kmax, d.Dh, d.Dh, w.vc.data(), ldc);
+}
+
+// Forward for query block qb of slice bh (keys prepared by prepare_keys): S = Q Kᵀ·s, then per
+// row the max over the visible keys, exp(S - max) and its sum (vec::exp_sum), P = exp / sum;
+// O = P V. Masked entries of P are exactly 0 (and the products skip the keys no row of a tile
+// sees), so keys a query may not see never touch its output.
+template <typename T>
+void attention_forward_block(const T* q, T* o, T* lse, const Dims& d, int64_t bh, int64_t qb,
+                             Scratch<T>& w) {
+  Block blk(d, qb);
+  const int64_t kmax = blk.kmax, ldt = d.Lk + attn::kPad, ldc = d.Dh + attn::kPad;
+  const int64_t shift = blk.i0 + d.offset();  // row a of the block sees keys j < a + 1 + shift
   const T* Q = q + (bh * d.Lq + blk.i0) * d.Dh;
   T* P = w.p.data();
   attn::product<T>(blk.rows(), kmax, d.Dh, static_cast<T>(d.scale), {Q, d.Dh, 1}, w.kt.data(), ldt,
@@ -117,8 +125,8 @@ void attention_backward_slice(const T* q, const T* k, const T* v, const T* o, co
                               Scratch<T>& w) {
   const T s = static_cast<T>(d.scale);
   const int64_t ldt = d.Lk + attn::kPad, ldc = d.Dh + attn::kPad, slice = bh * d.Lk * d.Dh;
-  attn::transpose(k + slice, d.Lk, d.Dh, d.Dh, w.kt.data(), ldt);
-  attn::transpose(v + slice, d.Lk, d.Dh, d.Dh, w.vt.data(), ldt);
+  cpu::transpose(k + slice, d.Lk, d.Dh, d.Dh, w.kt.data(), ldt);
+  cpu::transpose(v + slice, d.Lk, d.Dh, d.Dh, w.vt.data(), ldt);
   attn::copy_rows(k + slice, d.Lk, d.Dh, d.Dh, w.kc.data(), ldc);
   std::fill(dk + slice, dk + slice + d.Lk * d.Dh, T(0));
   std::fill(dv + slice, dv + slice + d.Lk * d.Dh, T(0));
@@ -179,16 +187,23 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
     cuda::causal_attention_forward(q.dtype(), q.raw_data(), k.raw_data(), v.raw_data(),
                                    out.raw_data(), lse.raw_data(), d.BH, d.Lq, d.Lk, d.Dh);
   } else {
-    // Grain 1: every (slice, query block) is a task; each thread chunk gets its own buffers.
+    // A task is a slice (its keys prepared once for all its query blocks), or, when there are
+    // too few slices to share among the threads, a single query block. Blocks compute the same
+    // bits either way; each thread chunk gets its own buffers.
     dispatch_float(q.dtype(), op, [&](auto zero) {
       using T = decltype(zero);
       const T *qp = q.data<T>(), *kp = k.data<T>(), *vp = v.data<T>();
       T *op_ = out.data<T>(), *lp = lse.data<T>();
-      parallel_for(d.BH * d.num_blocks(), 1, [&](int64_t begin, int64_t end) {
+      const int64_t per_task = d.BH >= 4 * num_threads() ? d.num_blocks() : 1;
+      const int64_t tasks_per_slice = d.num_blocks() / per_task;
+      parallel_for(d.BH * tasks_per_slice, 1, [&](int64_t begin, int64_t end) {
         Scratch<T> w(d);
-        for (int64_t task = begin; task < end; ++task)
-          attention_forward_block<T>(qp, kp, vp, op_, lp, d, task / d.num_blocks(),
-                                     task % d.num_blocks(), w);
+        for (int64_t task = begin; task < end; ++task) {
+          const int64_t bh = task / tasks_per_slice, qb0 = task % tasks_per_slice * per_task;
+          prepare_keys(kp, vp, d, bh, Block(d, qb0 + per_task - 1).kmax, w);
+          for (int64_t qb = qb0; qb < qb0 + per_task; ++qb)
+            attention_forward_block<T>(qp, op_, lp, d, bh, qb, w);
+        }
       });
     });
   }

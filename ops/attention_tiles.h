@@ -113,14 +113,6 @@ void product(int64_t m, int64_t n, int64_t k, T alpha, const Lhs<T>& A, const T*
 // Row padding (elements) of the buffers callers build for B: one cache line, see product().
 constexpr int64_t kPad = 16;
 
-// dst (cols × rows, row stride ldd) = src (rows × cols, row stride lds)ᵀ: turns the Bᵀ of a
-// product with a transposed right operand (Q Kᵀ, dO Vᵀ) into a row-major B.
-template <typename T>
-void transpose(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t c = 0; c < cols; ++c) dst[c * ldd + r] = src[r * lds + c];
-}
-
 // dst (rows × cols, row stride ldd) = src (rows × cols, row stride lds).
 template <typename T>
 void copy_rows(const T* src, int64_t rows, int64_t cols, int64_t lds, T* dst, int64_t ldd) {

@@ -19,6 +19,7 @@
 #include <cstring>
 
 #include "core/cpu/micro_kernel.h"
+#include "core/cpu/transpose.h"
 #ifdef LORY_MICRO_KERNEL_AVX2
 #define LORY_GEMM_AVX2 1
 #endif
@@ -120,25 +121,6 @@ void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, i
 
 #ifdef LORY_GEMM_AVX2
 constexpr int64_t kAhead = 16;  // rows of a strided source fetched ahead of the copy
-
-// r[i] (i < 8) becomes column i of the 8 × 8 matrix whose rows were r[0..7].
-inline void transpose8(__m256 r[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
-  }
-}
 
 template <>
 void pack_a_panel<float>(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
