@@ -66,8 +66,8 @@ void micro_kernel<float>(int64_t kc, const float* a, const float* b, float* c, i
 }
 #endif
 
-// Packing. Full panels (kMr rows of A, kNr columns of B) take the fast paths below; edges and
-// float64 take the element-wise ones. Packing only moves values, so every path gives the same
+// Packing. Full panels (kMr rows of A, kNr columns of B) take the fast paths below; edges take
+// the element-wise ones. Packing only moves values, so every path gives the same
 // bits.
 
 // Rows [i0, i0+m) (m <= kMr) and depths [p0, p0+kc) of op(A), one panel (kc × kMr), zero-padded.
@@ -94,75 +94,44 @@ void pack_b_panel_any(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t k
   }
 }
 
-// Full panels: a row of a panel is a fixed-size copy where the source is contiguous along it
-// (A transposed, B as stored); otherwise (A as stored, B transposed) 8 depths at a time are read
-// along the source's rows and transposed in registers.
+// Full panels where the source runs across the panel (A as stored, B transposed): 8 depths at a
+// time are read along the source's rows and transposed in registers (float32, AVX2); otherwise
+// one value at a time.
 template <typename Real>
-void pack_a_panel(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
-                  Real* out) {
-  if (ta) {
-    for (int64_t k = 0; k < kc; ++k)
-      std::memcpy(out + k * kMr, A + (p0 + k) * lda + i0, kMr * sizeof(Real));
-    return;
-  }
-  pack_a_panel_any(ta, A, lda, i0, kMr, p0, kc, out);
+void pack_a_panel_across(const Real* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
+                         Real* out) {
+  pack_a_panel_any(false, A, lda, i0, kMr, p0, kc, out);
 }
 
 template <typename Real>
-void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                  Real* out) {
-  if (!tb) {
-    for (int64_t k = 0; k < kc; ++k)
-      std::memcpy(out + k * kNr, B + (p0 + k) * ldb + j0, kNr * sizeof(Real));
-    return;
-  }
-  pack_b_panel_any(tb, B, ldb, p0, kc, j0, kNr, out);
+void pack_b_panel_across(const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                         Real* out) {
+  pack_b_panel_any(true, B, ldb, p0, kc, j0, kNr, out);
 }
 
 #ifdef LORY_GEMM_AVX2
-constexpr int64_t kAhead = 16;  // rows of a strided source fetched ahead of the copy
-
 template <>
-void pack_a_panel<float>(bool ta, const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
-                         float* out) {
-  if (ta) {
-    for (int64_t k = 0; k < kc; ++k) {
-      const float* src = A + (p0 + k) * lda + i0;
-      _mm_prefetch(reinterpret_cast<const char*>(src + kAhead * lda), _MM_HINT_T0);
-      std::memcpy(out + k * kMr, src, kMr * sizeof(float));
-    }
-    return;
-  }
+void pack_a_panel_across<float>(const float* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
+                                float* out) {
+  const float* src = A + i0 * lda + p0;  // six rows of A, each contiguous along the depth
   int64_t k = 0;
-  {  // six rows of A, each contiguous along the depth
-    const float* src = A + i0 * lda + p0;
-    for (; k + 8 <= kc; k += 8) {
-      __m256 r[8];
-      for (int64_t i = 0; i < kMr; ++i) r[i] = _mm256_loadu_ps(src + i * lda + k);
-      r[6] = r[7] = _mm256_setzero_ps();
-      transpose8(r);  // r[kk] = the six values of depth k + kk, then two zeros
-      float* dst = out + k * kMr;
-      for (int kk = 0; kk < 7; ++kk) _mm256_storeu_ps(dst + kk * kMr, r[kk]);  // next overwrites
-      _mm_storeu_ps(dst + 7 * kMr, _mm256_castps256_ps128(r[7]));  // the last: 4 + 2 values
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * kMr + 4), _mm256_extractf128_ps(r[7], 1));
-    }
+  for (; k + 8 <= kc; k += 8) {
+    __m256 r[8];
+    for (int64_t i = 0; i < kMr; ++i) r[i] = _mm256_loadu_ps(src + i * lda + k);
+    r[6] = r[7] = _mm256_setzero_ps();
+    transpose8(r);  // r[kk] = the six values of depth k + kk, then two zeros
+    float* dst = out + k * kMr;
+    for (int kk = 0; kk < 7; ++kk) _mm256_storeu_ps(dst + kk * kMr, r[kk]);  // next overwrites
+    _mm_storeu_ps(dst + 7 * kMr, _mm256_castps256_ps128(r[7]));  // the last: 4 + 2 values
+    _mm_storel_pi(reinterpret_cast<__m64*>(dst + 7 * kMr + 4), _mm256_extractf128_ps(r[7], 1));
   }
-  pack_a_panel_any(ta, A, lda, i0, kMr, p0 + k, kc - k, out + k * kMr);
+  pack_a_panel_any(false, A, lda, i0, kMr, p0 + k, kc - k, out + k * kMr);
 }
 
 template <>
-void pack_b_panel<float>(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-                         float* out) {
+void pack_b_panel_across<float>(const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                                float* out) {
   int64_t k = 0;
-  if (!tb) {  // rows far apart: fetch kAhead rows ahead (the hardware prefetcher stops at pages)
-    for (; k < kc; ++k) {
-      const float* src = B + (p0 + k) * ldb + j0;
-      _mm_prefetch(reinterpret_cast<const char*>(src + kAhead * ldb), _MM_HINT_T0);
-      _mm256_storeu_ps(out + k * kNr, _mm256_loadu_ps(src));
-      _mm256_storeu_ps(out + k * kNr + 8, _mm256_loadu_ps(src + 8));
-    }
-    return;
-  }
   for (; k + 8 <= kc; k += 8)  // sixteen rows of B, each contiguous along the depth
     for (int64_t h = 0; h < kNr; h += 8) {
       __m256 r[8];
@@ -170,9 +139,36 @@ void pack_b_panel<float>(bool tb, const float* B, int64_t ldb, int64_t p0, int64
       transpose8(r);  // r[kk] = columns h..h+7 at depth k + kk
       for (int64_t kk = 0; kk < 8; ++kk) _mm256_storeu_ps(out + (k + kk) * kNr + h, r[kk]);
     }
-  pack_b_panel_any(tb, B, ldb, p0 + k, kc - k, j0, kNr, out + k * kNr);
+  pack_b_panel_any(true, B, ldb, p0 + k, kc - k, j0, kNr, out + k * kNr);
 }
 #endif
+
+// Full panels. Where the source runs along the panel's rows (A transposed, B as stored), each row
+// of the panel is one fixed-size copy, its source rows far apart: they are fetched kAhead rows
+// ahead (the hardware prefetcher stops at page boundaries).
+constexpr int64_t kAhead = 16;
+
+template <typename Real>
+void pack_a_panel(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
+                  Real* out) {
+  if (!ta) return pack_a_panel_across(A, lda, i0, p0, kc, out);
+  for (int64_t k = 0; k < kc; ++k) {
+    const Real* src = A + (p0 + k) * lda + i0;
+    __builtin_prefetch(src + kAhead * lda);
+    std::memcpy(out + k * kMr, src, kMr * sizeof(Real));
+  }
+}
+
+template <typename Real>
+void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
+                  Real* out) {
+  if (tb) return pack_b_panel_across(B, ldb, p0, kc, j0, out);
+  for (int64_t k = 0; k < kc; ++k) {
+    const Real* src = B + (p0 + k) * ldb + j0;
+    __builtin_prefetch(src + kAhead * ldb);
+    std::memcpy(out + k * kNr, src, kNr * sizeof(Real));
+  }
+}
 
 // Rows [i0, i0+mc) and depths [p0, p0+kc) of op(A), as ceil(mc/kMr) panels of (kc × kMr).
 template <typename Real>
