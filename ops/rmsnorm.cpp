@@ -22,6 +22,30 @@ constexpr int64_t kRowBlock = 64;
 // results.)
 constexpr int64_t kGrainElements = 1 << 14;
 
+// Σ_j a_j·b_j·c_j (c may be null: Σ_j a_j·b_j) in double, in kLanes running sums (lane l takes
+// j ≡ l mod kLanes) added in a fixed order: independent chains that vectorise, where one sum waits
+// on each add. A function of its own: written inline in the kernels' lambdas, GCC left the loop
+// scalar.
+template <typename T>
+double dot_lanes(const T* __restrict a, const T* __restrict b, const T* __restrict c, int64_t n) {
+  constexpr int64_t kLanes = 8;
+  double lanes[kLanes] = {};
+  int64_t j = 0;
+  if (c) {
+    for (; j + kLanes <= n; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l)
+        lanes[l] += static_cast<double>(a[j + l]) * b[j + l] * c[j + l];
+    for (; j < n; ++j) lanes[j % kLanes] += static_cast<double>(a[j]) * b[j] * c[j];
+  } else {
+    for (; j + kLanes <= n; j += kLanes)
+      for (int64_t l = 0; l < kLanes; ++l) lanes[l] += static_cast<double>(a[j + l]) * b[j + l];
+    for (; j < n; ++j) lanes[j % kLanes] += static_cast<double>(a[j]) * b[j];
+  }
+  double sum = 0;
+  for (double lane : lanes) sum += lane;
+  return sum;
+}
+
 // x, y (R, D); w (D); rstd (R).  Sums of squares accumulate in double.
 template <typename T>
 void rmsnorm_forward_kernel(const T* x, const T* w, T* y, T* rstd, int64_t R, int64_t D,
@@ -30,8 +54,7 @@ void rmsnorm_forward_kernel(const T* x, const T* w, T* y, T* rstd, int64_t R, in
   parallel_for(R, grain, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const T* xr = x + r * D;
-      double ss = 0;
-      for (int64_t j = 0; j < D; ++j) ss += static_cast<double>(xr[j]) * xr[j];
+      const double ss = dot_lanes<T>(xr, xr, nullptr, D);
       T rs = static_cast<T>(1.0 / std::sqrt(ss / static_cast<double>(D) + eps));
       rstd[r] = rs;
       T* yr = y + r * D;
@@ -62,17 +85,7 @@ void rmsnorm_backward_kernel(const T* x, const T* w, const T* rstd, const T* dy,
         if (pw)
           for (int64_t j = 0; j < D; ++j) pw[j] += dyr[j] * xr[j] * rs;
         if (!dx) continue;
-        // Σ_j dy_j w_j x_j in kLanes running sums (lane l takes j ≡ l mod kLanes), added in a
-        // fixed order: independent chains that vectorise, where one sum waits on each add.
-        constexpr int64_t kLanes = 8;
-        double lanes[kLanes] = {};
-        int64_t j = 0;
-        for (; j + kLanes <= D; j += kLanes)
-          for (int64_t l = 0; l < kLanes; ++l)
-            lanes[l] += static_cast<double>(dyr[j + l]) * w[j + l] * xr[j + l];
-        for (; j < D; ++j) lanes[j % kLanes] += static_cast<double>(dyr[j]) * w[j] * xr[j];
-        double dot = 0;
-        for (double lane : lanes) dot += lane;
+        const double dot = dot_lanes<T>(dyr, w, xr, D);  // Σ_j dy_j w_j x_j
         T c = static_cast<T>(dot / static_cast<double>(D)) * rs * rs;
         T* dxr = dx + r * D;
         for (int64_t j = 0; j < D; ++j) dxr[j] = rs * (dyr[j] * w[j] - xr[j] * c);

@@ -67,16 +67,20 @@ void rope_kernel(const T* x, T* y, int64_t BH, int64_t L, int64_t Dh, int64_t po
   T sign = static_cast<T>(direction);
   int64_t grain = std::max<int64_t>(1, kGrainElements / Dh);
   parallel_for(BH * L, grain, [&](int64_t begin, int64_t end) {
+    // Local copies: stores through yr could alias captured floats, which would keep the loop
+    // scalar (GCC reloads them after every store).
+    const T sgn = sign;
+    const int64_t h = half;
     for (int64_t row = begin; row < end; ++row) {
       int64_t l = row % L;
       const T* xr = x + row * Dh;
       T* yr = y + row * Dh;
-      const T* c = cos_t.data() + l * half;
-      const T* s = sin_t.data() + l * half;
-      for (int64_t i = 0; i < half; ++i) {
-        T x1 = xr[i], x2 = xr[i + half], si = sign * s[i];
+      const T* c = cos_t.data() + l * h;
+      const T* s = sin_t.data() + l * h;
+      for (int64_t i = 0; i < h; ++i) {
+        T x1 = xr[i], x2 = xr[i + h], si = sgn * s[i];
         yr[i] = x1 * c[i] - x2 * si;
-        yr[i + half] = x2 * c[i] + x1 * si;
+        yr[i + h] = x2 * c[i] + x1 * si;
       }
     }
   });

@@ -5,6 +5,7 @@
 #include "train/adamw.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
@@ -37,18 +38,26 @@ struct BiasCorrection {
         inv_sqrt_c2(1.0 / std::sqrt(1.0 - std::pow(b2, static_cast<double>(t)))) {}
 };
 
+// The arithmetic runs in the parameters' precision (float32 for float32 parameters, as PyTorch's
+// CPU AdamW does; float64 for the gradient checks' float64 models): in float64 the division and
+// square root bounded the float32 update at twice its memory time (20 vs 10 ms per 20M
+// parameters on 2 cores). The lambda captures by value: captured by reference, the pointers and
+// constants were reloaded after every store (they might alias) and the loop stayed scalar.
 template <typename T>
 void adamw_kernel(T* p, const T* g, float* m, float* v, int64_t n, double lr, double b1, double b2,
                   double eps, double wd, const BiasCorrection& bc) {
-  const double inv_c1 = bc.inv_c1, inv_sqrt_c2 = bc.inv_sqrt_c2;
-  parallel_for(n, 1 << 14, [&](int64_t begin, int64_t end) {
+  using C = std::conditional_t<std::is_same_v<T, double>, double, float>;
+  const C cb1 = C(b1), cb2 = C(b2), ca1 = C(1 - b1), ca2 = C(1 - b2), clr = C(lr), ceps = C(eps),
+          cwd = C(wd), inv_c1 = C(bc.inv_c1), inv_sqrt_c2 = C(bc.inv_sqrt_c2);
+  parallel_for(n, 1 << 14, [=](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
-      const double gi = g[i];
-      m[i] = static_cast<float>(b1 * m[i] + (1 - b1) * gi);
-      v[i] = static_cast<float>(b2 * v[i] + (1 - b2) * gi * gi);
-      const double update = (m[i] * inv_c1) / (std::sqrt(double(v[i])) * inv_sqrt_c2 + eps) +
-                            wd * p[i];
-      p[i] = static_cast<T>(p[i] - lr * update);
+      const C gi = g[i], pi = p[i];
+      const C mi = static_cast<float>(cb1 * C(m[i]) + ca1 * gi);  // the moments are stored in float
+      const C vi = static_cast<float>(cb2 * C(v[i]) + ca2 * gi * gi);
+      m[i] = static_cast<float>(mi);
+      v[i] = static_cast<float>(vi);
+      const C update = (mi * inv_c1) / (std::sqrt(vi) * inv_sqrt_c2 + ceps) + cwd * pi;
+      p[i] = static_cast<T>(pi - clr * update);
     }
   });
 }
