@@ -91,9 +91,10 @@ void add_to_node(Node& n, const Tensor& g) {
     n.grad_owned = false;
     return;
   }
-  if (!n.grad_owned) {
-    n.grad = n.grad.clone();
+  if (!n.grad_owned) {  // the first sum goes to a new tensor: one pass instead of copy + add
+    n.grad = sum_of(n.grad, g);
     n.grad_owned = true;
+    return;
   }
   accumulate_(n.grad, g);
 }

@@ -1,6 +1,7 @@
 // Tensor: factories, element access, copies between devices and dtypes, gradient bookkeeping.
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/autograd.h"
@@ -102,6 +103,29 @@ Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
 }
 
 namespace {
+// memcpy / memset of large host buffers shared out among the threads in fixed 256 KiB pieces
+// (copying only moves bytes: the result never depends on the split). Gradients are tens of MB;
+// one thread copying or zeroing them left the others waiting.
+constexpr int64_t kBytePiece = 1 << 18;
+
+void parallel_copy(void* dst, const void* src, size_t n) {
+  const int64_t pieces = (static_cast<int64_t>(n) + kBytePiece - 1) / kBytePiece;
+  parallel_for(pieces, 4, [&](int64_t begin, int64_t end) {
+    const size_t lo = static_cast<size_t>(begin * kBytePiece);
+    const size_t hi = std::min(n, static_cast<size_t>(end * kBytePiece));
+    std::memcpy(static_cast<char*>(dst) + lo, static_cast<const char*>(src) + lo, hi - lo);
+  });
+}
+
+void parallel_zero(void* dst, size_t n) {
+  const int64_t pieces = (static_cast<int64_t>(n) + kBytePiece - 1) / kBytePiece;
+  parallel_for(pieces, 4, [&](int64_t begin, int64_t end) {
+    const size_t lo = static_cast<size_t>(begin * kBytePiece);
+    const size_t hi = std::min(n, static_cast<size_t>(end * kBytePiece));
+    std::memset(static_cast<char*>(dst) + lo, 0, hi - lo);
+  });
+}
+
 template <typename Sample>
 Tensor random_tensor(const Shape& shape, Generator& gen, DType dtype, Device device,
                      Sample sample) {
@@ -244,7 +268,7 @@ void Tensor::copy_(const Tensor& src) {
   size_t n = nbytes();
   if (n == 0) return;
   if (device() == Device::cpu && src.device() == Device::cpu)
-    std::memcpy(raw_data(), src.raw_data(), n);
+    parallel_copy(raw_data(), src.raw_data(), n);
   else if (device() == Device::cpu)
     cuda::copy_to_host(raw_data(), src.raw_data(), n);
   else if (src.device() == Device::cpu)
@@ -276,7 +300,7 @@ void Tensor::fill_(double value) {
   void* p = raw_data();
   DType t = dtype();
   if (value == 0.0) {
-    std::memset(p, 0, nbytes());
+    parallel_zero(p, nbytes());
     return;
   }
   parallel_for(numel(), 1 << 16, [&](int64_t begin, int64_t end) {
@@ -320,6 +344,31 @@ void Tensor::backward() const {
 void Tensor::backward(const Tensor& grad_output) const { run_backward(*this, grad_output); }
 
 // ---- accumulate and argument checks ----------------------------------------------------------
+Tensor sum_of(const Tensor& a, const Tensor& b) {
+  check_same_shape(a, b, "sum_of", "a", "b");
+  check_same_dtype(a, b, "sum_of", "a", "b");
+  check_same_device(a, b, "sum_of", "a", "b");
+  if (a.device() == Device::cuda || a.dtype() == DType::bf16) {
+    Tensor out = a.clone();
+    accumulate_(out, b);
+    return out;
+  }
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  const int64_t n = a.numel();
+  auto run = [n](auto* o, const auto* x, const auto* y) {
+    parallel_for(n, 1 << 15, [=](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) o[i] = x[i] + y[i];
+    });
+  };
+  switch (a.dtype()) {
+    case DType::f32: run(out.data<float>(), a.data<float>(), b.data<float>()); break;
+    case DType::f64: run(out.data<double>(), a.data<double>(), b.data<double>()); break;
+    case DType::i32: run(out.data<int32_t>(), a.data<int32_t>(), b.data<int32_t>()); break;
+    case DType::bf16: break;  // handled above
+  }
+  return out;
+}
+
 void accumulate_(const Tensor& dst, const Tensor& src) {
   check_same_shape(dst, src, "accumulate_", "dst", "src");
   check_same_dtype(dst, src, "accumulate_", "dst", "src");
@@ -329,8 +378,8 @@ void accumulate_(const Tensor& dst, const Tensor& src) {
     cuda::accumulate(dst.dtype(), dst.raw_data(), src.raw_data(), n);
     return;
   }
-  auto run = [&](auto* d, const auto* s) {
-    parallel_for(n, 1 << 15, [&](int64_t begin, int64_t end) {
+  auto run = [n](auto* d, const auto* s) {
+    parallel_for(n, 1 << 15, [=](int64_t begin, int64_t end) {  // by value: see sum_of
       for (int64_t i = begin; i < end; ++i) d[i] += s[i];
     });
   };

@@ -131,6 +131,8 @@ using NamedParams = std::vector<std::pair<std::string, Tensor>>;
 // dst += src, element-wise (same shape, dtype and device). The one arithmetic kernel the core
 // needs: autograd uses it to accumulate gradients.
 void accumulate_(const Tensor& dst, const Tensor& src);
+// a + b in a new tensor, in one pass (what a.clone() then accumulate_(·, b) gives, bit for bit).
+Tensor sum_of(const Tensor& a, const Tensor& b);
 
 // Checks used by every op's argument validation; messages name the op and the argument.
 void check_defined(const Tensor& t, const char* op, const char* arg);
