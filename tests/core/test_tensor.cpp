@@ -1,4 +1,5 @@
 // Tensor basics: factories, views share storage, copies do not, memory counters, RNG streams.
+#include <algorithm>
 #include "catch_compat.h"
 #include "core/random.h"
 #include "core/storage.h"
@@ -109,4 +110,31 @@ TEST_CASE("random tensors do not depend on the thread count", "[core][random]") 
   CHECK(c1.to_vector<float>() != c2.to_vector<float>());
   Tensor u = Tensor::uniform({1000}, g3, -2, 3);
   for (float v : u.to_vector<float>()) CHECK((v >= -2 && v < 3));
+}
+
+TEST_CASE("large copies, zero fills and sum_of are exact and thread-independent", "[core]") {
+  // Sizes around the 256 KiB pieces the host copies are split into, and an odd tail.
+  const int saved = num_threads();
+  Generator gen(11);
+  for (int64_t n : {int64_t{1}, int64_t{65536}, int64_t{65537}, int64_t{3 * 65536 + 5}}) {
+    for (DType dt : {DType::f32, DType::f64}) {
+      Tensor a = Tensor::randn({n}, gen, 1.0, dt), b = Tensor::randn({n}, gen, 1.0, dt);
+      for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        Tensor c = a.clone();
+        CHECK(c.to_vector<double>() == a.to_vector<double>());
+        Tensor s = sum_of(a, b), ref = a.clone();
+        accumulate_(ref, b);
+        CHECK(s.to_vector<double>() == ref.to_vector<double>());
+        if (dt == DType::f32) {  // the sum is rounded to float once, as a float add does
+          auto av = a.to_vector<float>(), bv = b.to_vector<float>(), sv = s.to_vector<float>();
+          for (int64_t i = 0; i < n; i += 997) CHECK(sv[i] == av[i] + bv[i]);
+        }
+        c.fill_(0.0);
+        auto z = c.to_vector<double>();
+        CHECK(std::all_of(z.begin(), z.end(), [](double v) { return v == 0.0; }));
+      }
+    }
+  }
+  set_num_threads(saved);
 }
