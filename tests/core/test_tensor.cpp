@@ -1,5 +1,6 @@
 // Tensor basics: factories, views share storage, copies do not, memory counters, RNG streams.
 #include <algorithm>
+
 #include "catch_compat.h"
 #include "core/random.h"
 #include "core/storage.h"
