@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cpu/aligned_vector.h"
 #include "core/cpu/transpose.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
@@ -41,7 +42,7 @@ struct Block {
 // block's P and dS (kQueryBlock × Lk). Rows are padded by attn::kPad (see attn::product).
 template <typename T>
 struct Scratch {
-  std::vector<T> kt, vt, kc, vc, p, ds;
+  cpu::AlignedVector<T> kt, vt, kc, vc, p, ds;  // rows on cache lines (padded widths)
   explicit Scratch(const Dims& d)
       : kt(d.Dh * (d.Lk + attn::kPad)), vt(kt.size()), kc(d.Lk * (d.Dh + attn::kPad)),
         vc(kc.size()), p(kQueryBlock * d.Lk), ds(p.size()) {}

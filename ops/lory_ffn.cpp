@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/autograd.h"
+#include "core/cpu/aligned_vector.h"
 #include "core/cpu/gemm.h"
 #include "core/dispatch.h"
 #include "core/threads.h"
@@ -129,7 +130,7 @@ void merged_product(const Dims& d, const Real* route, const Real* experts, int64
                     int64_t N, const Real* a_packed, Real* C, int64_t ldc, bool accumulate) {
   const int64_t tiles = (N + kTile - 1) / kTile;
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local std::vector<Real> merged;
+    thread_local cpu::AlignedVector<Real> merged;  // the B operand: rows on cache lines
     merged.resize(static_cast<size_t>(kMergeGroup * cpu::kPackDepth * kTile));
     const int64_t j0 = t * kTile, nb = std::min(kTile, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += cpu::kPackDepth) {
@@ -228,7 +229,7 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
   const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
   const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local std::vector<float> lanes, wt, dwt;
+    thread_local cpu::AlignedVector<float> lanes, wt, dwt;
     lanes.assign(static_cast<size_t>(S * d.E * 8), 0.0f);
     wt.resize(static_cast<size_t>(d.E * kMicro));
     dwt.resize(static_cast<size_t>(d.E * kMicro));
@@ -273,7 +274,7 @@ void merge_gradients_grouped(const Dims& d, const Real* route, const Real* apack
   const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
   const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local std::vector<Real> gbuf;
+    thread_local cpu::AlignedVector<Real> gbuf;
     // G tiles kSkew values apart beyond their size: tiles a power of two apart would share L1
     // sets, and the folds read all of them at once.
     const int64_t stride = kGradRows * kGradCols + kSkew;
