@@ -47,19 +47,28 @@ void gemm_tile(const Gemm<T>& g, int64_t i, int64_t r0, int64_t m, int64_t c0, i
 // Tile sizes from the problem alone (never from the thread count). Aim for kTargetTasks tiles in
 // all (enough to balance 1, 2, 4 or 8 threads), no tile side below kMinSide, and no tile with
 // less than kMinTileFlops of work (below that a thread fork costs more than it saves). Each tile
-// packs its own rows of op(A) and columns of op(B), so an r × c grid packs M·K·c + K·N·r
-// elements: among the grids with enough tiles, take the one that packs least.
+// packs its own rows of op(A), so an r × c grid packs M·K·c elements of A. op(B) is packed once
+// per call and shared by the row tiles when it is small enough to stay in cache (up to
+// kSharedB elements; a single GEMM): K·N elements. Otherwise each tile packs its own columns of
+// op(B), K·N·r elements, into a cache-sized buffer (a larger op(B) packed once would make a trip
+// through memory). Among the grids with enough tiles, take the one that packs least.
 constexpr int64_t kTargetTasks = 8;
 constexpr int64_t kMinSide = 128;
 constexpr double kMinTileFlops = 4e6;
+constexpr int64_t kSharedB = 1 << 20;  // 4 MiB of float32
 
 struct Tiling {
   int64_t rows, cols;            // tile size
   int64_t row_tiles, col_tiles;  // tiles per GEMM
+  bool shared_b;                 // op(B) packed once for all tiles
 };
 
 int64_t ceil_div(int64_t x, int64_t y) {
   return (x + y - 1) / y;
+}
+
+bool can_share_b(int64_t batch, int64_t N, int64_t K) {
+  return batch == 1 && cpu::packed_b_size(K, N) <= kSharedB;
 }
 
 Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
@@ -75,7 +84,8 @@ Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
   for (int64_t r = 1; r <= std::min(wanted, max_r); ++r) {
     int64_t c = std::min(ceil_div(wanted, r), max_c);
     int64_t tiles = std::min(r * c, wanted);
-    double packed = static_cast<double>(M) * K * c + static_cast<double>(K) * N * r;
+    double packed = static_cast<double>(M) * K * c +
+                    static_cast<double>(K) * N * (can_share_b(batch, N, K) ? 1 : r);
     if (tiles > best_tiles || (tiles == best_tiles && packed < best_packed))
       best_r = r, best_c = c, best_tiles = tiles, best_packed = packed;
   }
@@ -84,6 +94,7 @@ Tiling plan_tiles(int64_t batch, int64_t M, int64_t N, int64_t K) {
   t.cols = ceil_div(ceil_div(N, best_c), 16) * 16;
   t.row_tiles = ceil_div(M, t.rows);
   t.col_tiles = ceil_div(N, t.cols);
+  t.shared_b = can_share_b(batch, N, K) && t.row_tiles > 1;
   return t;
 }
 
@@ -96,23 +107,46 @@ void gemm(const Gemm<T>& g) {
   }
   const Tiling t = plan_tiles(g.batch, g.M, g.N, g.K);
   const int64_t per_gemm = t.row_tiles * t.col_tiles, tasks = g.batch * per_gemm;
+  const double flops = 2.0 * static_cast<double>(g.batch * g.M) * static_cast<double>(g.N * g.K);
+  // The shared op(B), packed in column pieces of kPackPiece (one task each).
+  constexpr int64_t kPackPiece = 64;
+  Tensor packed_b;
+  T* pb = nullptr;
+  if (t.shared_b) {
+    packed_b = Tensor::empty({cpu::packed_b_size(g.K, g.N)}, dtype_of<T>());
+    pb = packed_b.data<T>();
+  }
+  auto pack = [&](int64_t piece) {
+    const int64_t j0 = piece * kPackPiece;
+    cpu::pack_b_columns<T>(g.tb, g.K, g.N, j0, std::min(kPackPiece, g.N - j0), g.b,
+                           g.tb ? g.K : g.N, pb);
+  };
   auto run = [&](int64_t task) {
     int64_t i = task / per_gemm, rt = task % per_gemm / t.col_tiles, ct = task % t.col_tiles;
     int64_t r0 = rt * t.rows, c0 = ct * t.cols;
-    gemm_tile(g, i, r0, std::min(t.rows, g.M - r0), c0, std::min(t.cols, g.N - c0));
+    const int64_t m = std::min(t.rows, g.M - r0), n = std::min(t.cols, g.N - c0);
+    if (!pb) return gemm_tile(g, i, r0, m, c0, n);
+    cpu::gemm_packed_b<T>(g.ta, m, n, g.K, g.ta ? g.a + r0 : g.a + r0 * g.K, g.ta ? g.M : g.K, pb,
+                          g.N, c0, g.c + r0 * g.N + c0, g.N, false);
   };
+  const int64_t pieces = pb ? ceil_div(g.N, kPackPiece) : 0;
 #ifdef LORY_WITH_OPENMP
   const int threads = num_threads();
-  const double flops = 2.0 * static_cast<double>(g.batch * g.M) * static_cast<double>(g.N * g.K);
   if (threads > 1 && tasks > 1 && flops >= 2 * kMinTileFlops) {
     // Tiles are handed out dynamically: which thread computes a tile does not change its bits,
     // and on a loaded machine a thread that falls behind is not left holding a fixed share.
     const int64_t chunk = std::max<int64_t>(1, tasks / (16 * threads));
-#pragma omp parallel for schedule(dynamic, chunk) num_threads(threads)
-    for (int64_t task = 0; task < tasks; ++task) run(task);
+#pragma omp parallel num_threads(threads)
+    {
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t piece = 0; piece < pieces; ++piece) pack(piece);
+#pragma omp for schedule(dynamic, chunk)
+      for (int64_t task = 0; task < tasks; ++task) run(task);
+    }
     return;
   }
 #endif
+  for (int64_t piece = 0; piece < pieces; ++piece) pack(piece);
   for (int64_t task = 0; task < tasks; ++task) run(task);
 }
 

@@ -289,6 +289,30 @@ void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* pac
     pack_b_block(tb, B, ldb, p0, std::min(kKc, K - p0), 0, N, packed + p0 * npad);
 }
 
+template <typename Real>
+void pack_b_columns(bool tb, int64_t K, int64_t N, int64_t j0, int64_t n, const Real* B,
+                    int64_t ldb, Real* packed) {
+  const int64_t npad = round_up(N, kNr);
+  for (int64_t p0 = 0; p0 < K; p0 += kKc) {
+    const int64_t kc = std::min(kKc, K - p0);
+    pack_b_block(tb, B, ldb, p0, kc, j0, n, packed + p0 * npad + j0 * kc);
+  }
+}
+
+template <typename Real>
+void gemm_packed_b(bool ta, int64_t M, int64_t n, int64_t K, const Real* A, int64_t lda,
+                   const Real* packed_b, int64_t N, int64_t j0, Real* C, int64_t ldc,
+                   bool accumulate) {
+  if (M <= 0 || n <= 0) return;
+  if (K <= 0) return zero_or_keep(M, n, C, ldc, accumulate);
+  Real* abuf = a_buffer<Real>();
+  for (int64_t p0 = 0; p0 < K; p0 += kKc) {
+    const int64_t kc = std::min(kKc, K - p0);
+    depth_block(ta, M, n, p0, kc, A, lda, packed_b + packed_b_block(N, p0, j0, kc), C, ldc,
+                accumulate || p0 > 0, abuf);
+  }
+}
+
 int64_t packed_a_size(int64_t M, int64_t K) {
   return round_up(M, kMr) * K;
 }
@@ -313,6 +337,10 @@ void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Re
   template void gemm<Real>(bool, bool, int64_t, int64_t, int64_t, const Real*, int64_t,       \
                            const Real*, int64_t, Real*, int64_t, bool);                       \
   template void pack_b<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
+  template void pack_b_columns<Real>(bool, int64_t, int64_t, int64_t, int64_t, const Real*,   \
+                                     int64_t, Real*);                                         \
+  template void gemm_packed_b<Real>(bool, int64_t, int64_t, int64_t, const Real*, int64_t,    \
+                                    const Real*, int64_t, int64_t, Real*, int64_t, bool);     \
   template void pack_a<Real>(bool, int64_t, int64_t, const Real*, int64_t, Real*);            \
   template void gemm_packed<Real>(int64_t, int64_t, int64_t, const Real*, const Real*, Real*, \
                                   int64_t, bool);

@@ -37,6 +37,11 @@ inline int64_t packed_b_block(int64_t N, int64_t p0, int64_t j0, int64_t kc) {  
 }
 template <typename Real>
 void pack_b(bool tb, int64_t K, int64_t N, const Real* B, int64_t ldb, Real* packed);
+// The columns [j0, j0 + n) of op(B) (j0 a multiple of kPackWidth) into their place in pack_b's
+// layout for all N columns: callers pack column ranges on several threads.
+template <typename Real>
+void pack_b_columns(bool tb, int64_t K, int64_t N, int64_t j0, int64_t n, const Real* B,
+                    int64_t ldb, Real* packed);
 
 // op(A) packed once for several GEMMs that share it. Layout: depth blocks of kPackDepth columns
 // of op(A), block p0 at packed_a_block(M, p0); inside a block of kc, panels of kPackRows rows,
@@ -55,5 +60,13 @@ void pack_a(bool ta, int64_t M, int64_t K, const Real* A, int64_t lda, Real* pac
 template <typename Real>
 void gemm_packed(int64_t M, int64_t N, int64_t K, const Real* packed_a, const Real* packed_b,
                  Real* C, int64_t ldc, bool accumulate);
+
+// C (+)= op(A)·op(B)[:, j0 : j0 + n] with op(B) given packed for all its N columns (pack_b) and A
+// packed here, as gemm does; j0 a multiple of kPackWidth. Bits equal to gemm's. For row blocks
+// of one product that share op(B): it is packed once instead of once per block.
+template <typename Real>
+void gemm_packed_b(bool ta, int64_t M, int64_t n, int64_t K, const Real* A, int64_t lda,
+                   const Real* packed_b, int64_t N, int64_t j0, Real* C, int64_t ldc,
+                   bool accumulate);
 
 }  // namespace lory::cpu

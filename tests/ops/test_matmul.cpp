@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "catch_compat.h"
+#include "core/cpu/gemm.h"
 #include "core/gradcheck.h"
 #include "core/random.h"
 #include "core/threads.h"
@@ -190,6 +191,37 @@ TEST_CASE("matmul is bitwise identical for 1 and 2 threads, forward and backward
     double e = dot(dc, c[0]);
     CHECK(dot(da[0], a) == Approx(e).epsilon(1e-4));
     CHECK(dot(db[0], b) == Approx(e).epsilon(1e-4));
+  }
+  set_num_threads(saved_threads);
+}
+
+// ops::matmul cuts a product into tiles, packing op(B) once for all row tiles when it is small
+// (or per tile when it is large); either way every value is summed as one whole-problem GEMM sums
+// it, so the bits must equal cpu::gemm's.
+TEST_CASE("matmul's tiles, with op(B) shared or packed per tile, give the whole GEMM's bits",
+          "[ops]") {
+  Generator gen(8);
+  struct Case {
+    int64_t M, N, K;
+    bool ta, tb;
+  };
+  const Case cases[] = {
+      {300, 129, 257, false, false},   // op(B) shared by two row tiles
+      {600, 1100, 300, true, true},    // shared, both operands transposed
+      {256, 1000, 1100, false, true},  // op(B) over 2^20 values: packed per tile
+      {64, 1100, 300, true, false},    // column tiles only
+  };
+  const int saved_threads = num_threads();
+  set_num_threads(2);
+  for (const Case& cs : cases) {
+    INFO("M " << cs.M << " N " << cs.N << " K " << cs.K << " trans " << cs.ta << cs.tb);
+    Tensor a = randn(cs.ta ? Shape{cs.K, cs.M} : Shape{cs.M, cs.K}, gen, DType::f32);
+    Tensor b = randn(cs.tb ? Shape{cs.N, cs.K} : Shape{cs.K, cs.N}, gen, DType::f32);
+    Tensor c = ops::matmul(a, b, cs.ta, cs.tb);
+    std::vector<float> ref(static_cast<size_t>(cs.M * cs.N));
+    cpu::gemm<float>(cs.ta, cs.tb, cs.M, cs.N, cs.K, a.data<float>(), cs.ta ? cs.M : cs.K,
+                     b.data<float>(), cs.tb ? cs.K : cs.N, ref.data(), cs.N, false);
+    CHECK(c.to_vector<float>() == ref);
   }
   set_num_threads(saved_threads);
 }
