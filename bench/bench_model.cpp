@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   const int profile_steps = argc > 3 ? std::atoi(argv[3]) : 2;
   set_num_threads(threads);
   std::printf("cpu-small: V4096 D256 4 layers 4 heads F704 L256 B8; Lory E8 T64; %d threads\n", threads);
-  double core_peak = measure_cpu_peak(threads, 3).core_gflops;  // measured again after the runs
+  double core_peak = measure_cpu_peak(threads, 3).core_gflops;  // and after every run, below
   const std::string python = python_with_torch();
   const int rounds = argc > 4 ? std::max(1, std::atoi(argv[4])) : 1;
   // Per row (ours dense, PyTorch dense, ours Lory, PyTorch Lory): every round's tokens/s.
@@ -93,6 +93,9 @@ int main(int argc, char** argv) {
         twin_json[i] = t;
         tps[2 * i + 1].push_back(t["tokens_per_s"].get<double>());
       }
+      // The peak again after each run: other jobs only ever slow the FMA loop, and one busy
+      // minute before and after the runs had made it read 12% low.
+      core_peak = std::max(core_peak, measure_cpu_peak(threads, 3).core_gflops);
     }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -105,7 +108,8 @@ int main(int argc, char** argv) {
     for (double x : v) note += " " + std::to_string(static_cast<int>(x + 0.5));
     return note + ")";
   };
-  // The peak is the faster of two measurements, before and after the runs (the machine drifts).
+  // The peak is the fastest of the measurements before, between and after the runs (the machine
+  // drifts).
   core_peak = std::max(core_peak, measure_cpu_peak(threads, 3).core_gflops);
   const double peak_gflops = core_peak * threads;
   std::printf("measured FP32 peak %.1f GFLOP/s (%.1f per core, FMA loop by CPU time)\n", peak_gflops,
