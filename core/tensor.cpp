@@ -105,24 +105,26 @@ Tensor Tensor::arange(int64_t n, DType dtype, Device device) {
 namespace {
 // memcpy / memset of large host buffers shared out among the threads in fixed 256 KiB pieces
 // (copying only moves bytes: the result never depends on the split). Gradients are tens of MB;
-// one thread copying or zeroing them left the others waiting.
-constexpr int64_t kBytePiece = 1 << 18;
+// one thread copying or zeroing them left the others waiting. fn(offset, bytes) per piece.
+template <typename Fn>
+void for_each_piece(size_t n, Fn&& fn) {
+  constexpr int64_t kPiece = 1 << 18;
+  const int64_t pieces = (static_cast<int64_t>(n) + kPiece - 1) / kPiece;
+  parallel_for(pieces, 4, [&](int64_t begin, int64_t end) {
+    const size_t lo = static_cast<size_t>(begin * kPiece);
+    fn(lo, std::min(n, static_cast<size_t>(end * kPiece)) - lo);
+  });
+}
 
 void parallel_copy(void* dst, const void* src, size_t n) {
-  const int64_t pieces = (static_cast<int64_t>(n) + kBytePiece - 1) / kBytePiece;
-  parallel_for(pieces, 4, [&](int64_t begin, int64_t end) {
-    const size_t lo = static_cast<size_t>(begin * kBytePiece);
-    const size_t hi = std::min(n, static_cast<size_t>(end * kBytePiece));
-    std::memcpy(static_cast<char*>(dst) + lo, static_cast<const char*>(src) + lo, hi - lo);
+  for_each_piece(n, [&](size_t at, size_t bytes) {
+    std::memcpy(static_cast<char*>(dst) + at, static_cast<const char*>(src) + at, bytes);
   });
 }
 
 void parallel_zero(void* dst, size_t n) {
-  const int64_t pieces = (static_cast<int64_t>(n) + kBytePiece - 1) / kBytePiece;
-  parallel_for(pieces, 4, [&](int64_t begin, int64_t end) {
-    const size_t lo = static_cast<size_t>(begin * kBytePiece);
-    const size_t hi = std::min(n, static_cast<size_t>(end * kBytePiece));
-    std::memset(static_cast<char*>(dst) + lo, 0, hi - lo);
+  for_each_piece(n, [&](size_t at, size_t bytes) {
+    std::memset(static_cast<char*>(dst) + at, 0, bytes);
   });
 }
 
