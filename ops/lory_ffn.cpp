@@ -17,11 +17,12 @@
 //   at a time: it merges their tiles of Wbar (kPackDepth × kTile each) from one read of the
 //   experts' tiles, which stay in L2 for the whole walk, and multiplies at once. The experts are
 //   read from memory once per call.
-//   The merge runs in the GEMM's packed layout (core/cpu/gemm.h): the experts are packed once
-//   per call, and as packing is linear, Σ_i r[s,i]·pack(W[i]) = pack(Wbar) is ready for the
-//   micro-kernel (forward packs op(B) = W, backward op(B) = Wᵀ). In that layout a tile is
-//   contiguous in every expert. (Merging straight from the experts as stored measured 2x slower:
-//   E rows a power of two apart share L1 sets.)
+//   The merge runs in the GEMM's packed layout (core/cpu/gemm.h): the task packs its tile of
+//   each expert into cache, and as packing is linear, Σ_i r[s,i]·pack(W[i]) = pack(Wbar) is ready
+//   for the micro-kernel (forward packs op(B) = W, backward op(B) = Wᵀ). (Merging straight from
+//   the experts as stored measured 2x slower: E rows a power of two apart share L1 sets. Packing
+//   all experts once per call into a buffer wrote and re-read their size in memory: 2.5-4%
+//   slower.)
 // - SwiGLU's element-wise passes run segment by segment and pack their results for the next
 //   merged product while they are in cache.
 // - Gradients through the merge are cut into fixed (kGradRows × kGradCols) tiles of G_m. In the
@@ -81,34 +82,6 @@ void parallel_tasks(int64_t n, Fn&& fn) {
   for (int64_t t = 0; t < n; ++t) fn(t);
 }
 
-// The experts of the three matrices packed for the micro-kernel as op(B) = W (the forward's
-// products) or op(B) = Wᵀ (the backward's): matrix m, expert i at out + (m·E + i)·Q,
-// Q = packed_size(d). W1, W3 are (D × F), W2 is (F × D).
-// Q is the packed size rounded up to a multiple of 4 KiB plus one cache line: the merge reads the
-// same tile of all E experts at once, and experts a multiple of 4 KiB apart (D·F = 256·704 is)
-// share L1 and L2 sets (in isolation the merge ran at 27 GFLOP/s per core that way, 48 with the
-// skew; inside the op the difference was within noise).
-int64_t packed_size(const Dims& d) {
-  constexpr int64_t kPage = 1024, kLine = 16;  // in floats (or doubles: the same offsets)
-  const int64_t size = std::max(cpu::packed_b_size(d.D, d.F), cpu::packed_b_size(d.F, d.D));
-  return (size + kPage - 1) / kPage * kPage + kLine;
-}
-
-template <typename Real>
-void pack_experts(const Dims& d, const Real* const w[3], bool transpose, Real* out) {
-  const int64_t P = d.D * d.F, Q = packed_size(d);
-  parallel_tasks(3 * d.E, [&](int64_t task) {
-    const int64_t m = task / d.E, i = task % d.E;
-    const int64_t rows = m < 2 ? d.D : d.F, cols = m < 2 ? d.F : d.D;  // W_m is (rows × cols)
-    const Real* wi = w[m] + i * P;
-    Real* o = out + task * Q;
-    if (transpose)
-      cpu::pack_b<Real>(true, cols, rows, wi, cols, o);  // op(B) = Wᵀ (cols × rows)
-    else
-      cpu::pack_b<Real>(false, rows, cols, wi, cols, o);
-  });
-}
-
 // Each segment's rows of A (rows × K) packed for the micro-kernel (cpu::pack_a), segment s at
 // s · segment_pack(d, K): the packing is done once per product, not once per column tile.
 int64_t segment_pack(const Dims& d, int64_t K) {
@@ -122,25 +95,52 @@ void pack_segments(const Dims& d, const Real* A, int64_t K, Real* out) {
   });
 }
 
-// For every segment s: C_s (+)= A_s · Wbar_s, where A_s are the segment's rows of A (given packed
-// by pack_segments), Wbar_s = Σ_i r[s,i]·op(W_i) is (K × N), and op(W_i) is given packed at
-// experts + i·Q. Tasks are fixed column tiles of C; see the top of the file.
+// One task's tile of the E experts: columns [j0, j0 + nb) and depths [p0, p0 + kc) of op(W_i)
+// (op(W_i) = W_i (K × N) as stored, or W_iᵀ with W_i stored (N × K)), each packed for the
+// micro-kernel (kc × kTile, zero-padded) at out + i·stride. Packed in the task that uses it, the
+// tile goes from the experts straight into cache: no packed copy of all experts is written to
+// memory and read back. stride is the tile's size plus one cache line: tiles a multiple of 4 KiB
+// apart would share L1 and L2 sets, and the merge reads the same offset in all E of them.
 template <typename Real>
-void merged_product(const Dims& d, const Real* route, const Real* experts, int64_t Q, int64_t K,
+int64_t expert_tile_stride() {
+  return cpu::kPackDepth * kTile + 64 / static_cast<int64_t>(sizeof(Real));
+}
+
+template <typename Real>
+void pack_expert_tiles(const Dims& d, const Real* w, bool transpose, int64_t K, int64_t N,
+                       int64_t p0, int64_t kc, int64_t j0, int64_t nb, Real* out) {
+  const int64_t stride = expert_tile_stride<Real>();
+  for (int64_t i = 0; i < d.E; ++i) {
+    const Real* wi = w + i * K * N;
+    if (transpose)
+      cpu::pack_b<Real>(true, kc, nb, wi + j0 * K + p0, K, out + i * stride);
+    else
+      cpu::pack_b<Real>(false, kc, nb, wi + p0 * N + j0, N, out + i * stride);
+  }
+}
+
+// For every segment s: C_s (+)= A_s · Wbar_s, where A_s are the segment's rows of A (given packed
+// by pack_segments), Wbar_s = Σ_i r[s,i]·op(W_i) is (K × N) and w holds the E experts W_i
+// (op(W_i) = W_i, or W_iᵀ with transpose). Tasks are fixed column tiles of C; see the top of the
+// file.
+template <typename Real>
+void merged_product(const Dims& d, const Real* route, const Real* w, bool transpose, int64_t K,
                     int64_t N, const Real* a_packed, Real* C, int64_t ldc, bool accumulate) {
-  const int64_t tiles = (N + kTile - 1) / kTile;
+  const int64_t tiles = (N + kTile - 1) / kTile, stride = expert_tile_stride<Real>();
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local cpu::AlignedVector<Real> merged;  // the B operand: rows on cache lines
+    thread_local cpu::AlignedVector<Real> experts, merged;  // rows on cache lines
+    experts.resize(static_cast<size_t>(d.E * stride));
     merged.resize(static_cast<size_t>(kMergeGroup * cpu::kPackDepth * kTile));
     const int64_t j0 = t * kTile, nb = std::min(kTile, N - j0);
     for (int64_t p0 = 0; p0 < K; p0 += cpu::kPackDepth) {
       const int64_t kc = std::min(cpu::kPackDepth, K - p0);
-      const Real* w = experts + cpu::packed_b_block(N, p0, j0, kc);  // contiguous in each expert
-      const int64_t size = kc * cpu::packed_b_size(1, nb);           // the tile, padding included
+      pack_expert_tiles(d, w, transpose, K, N, p0, kc, j0, nb, experts.data());
+      const int64_t size = kc * kTile;  // one packed tile, padding included
       for (int64_t s0 = 0; s0 < d.segments(); s0 += kMergeGroup) {
         // Merge the tiles of kMergeGroup segments from one read of the experts, then use them.
         const int64_t sg = std::min(kMergeGroup, d.segments() - s0);
-        lory_kernels::merge(d.E, sg, route + s0 * d.E, w, Q, size, merged.data());
+        lory_kernels::merge(d.E, sg, route + s0 * d.E, experts.data(), stride, size,
+                            merged.data());
         for (int64_t j = 0; j < sg; ++j) {
           const int64_t s = s0 + j, n = d.rows(s);
           const Real* a = a_packed + s * segment_pack(d, K) + cpu::packed_a_block(n, p0);
@@ -373,19 +373,14 @@ void swiglu_backward_packed(const Dims& d, const Real* a, const Real* g, const R
 template <typename Real>
 void forward_kernel(const Dims& d, const Real* x, const Real* route, const Real* const w[3],
                     Real* y, Real* a, Real* g) {
-  const int64_t Q = packed_size(d);
   auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
-  Tensor packed = scratch(3 * d.E * Q);
   Tensor xp = scratch(d.segments() * segment_pack(d, d.D));
   Tensor hp = scratch(d.segments() * segment_pack(d, d.F));
-  Real* pw = packed.data<Real>();
-  pack_experts(d, w, false, pw);
   pack_segments(d, x, d.D, xp.data<Real>());
-  const Real *w1 = pw, *w3 = pw + d.E * Q, *w2 = pw + 2 * d.E * Q;
-  merged_product(d, route, w1, Q, d.D, d.F, xp.data<Real>(), a, d.F, false);  // a = x·Wbar1
-  merged_product(d, route, w3, Q, d.D, d.F, xp.data<Real>(), g, d.F, false);  // g = x·Wbar3
+  merged_product(d, route, w[0], false, d.D, d.F, xp.data<Real>(), a, d.F, false);  // a = x·Wbar1
+  merged_product(d, route, w[1], false, d.D, d.F, xp.data<Real>(), g, d.F, false);  // g = x·Wbar3
   swiglu_packed(d, a, g, hp.data<Real>());
-  merged_product(d, route, w2, Q, d.F, d.D, hp.data<Real>(), y, d.D, false);  // y = h·Wbar2
+  merged_product(d, route, w[2], false, d.F, d.D, hp.data<Real>(), y, d.D, false);  // y = h·Wbar2
 }
 
 struct Grads {
@@ -397,24 +392,22 @@ struct Grads {
 template <typename Real>
 void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* route,
                      const Real* const w[3], const Real* a_in, const Real* g_in, const Grads& out) {
-  const int64_t Q = packed_size(d), S = d.segments(), rows = d.B * d.L;
+  const int64_t S = d.segments(), rows = d.B * d.L;
   auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
-  Tensor packed_t = scratch(3 * d.E * Q), dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F),
-         da_t = scratch(rows * d.F), dg_t = scratch(rows * d.F);
+  Tensor dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F), da_t = scratch(rows * d.F), dg_t = scratch(rows * d.F);
   // dy packed for dh's product; da and dg packed for dx's.
   Tensor yp_t = scratch(S * segment_pack(d, d.D));
   Tensor dap_t = scratch(out.dx ? S * segment_pack(d, d.F) : 0), dgp_t = scratch(dap_t.numel());
-  Real *packed = packed_t.data<Real>(), *dh = dh_t.data<Real>(), *h = h_t.data<Real>(),
+  Real *dh = dh_t.data<Real>(), *h = h_t.data<Real>(),
        *da = da_t.data<Real>(), *dg = dg_t.data<Real>(), *yp = yp_t.data<Real>();
   Real *dap = out.dx ? dap_t.data<Real>() : nullptr, *dgp = out.dx ? dgp_t.data<Real>() : nullptr;
-  pack_experts(d, w, true, packed);
   pack_segments(d, dy, d.D, yp);
-  merged_product(d, route, packed + 2 * d.E * Q, Q, d.D, d.F, yp, dh, d.F, false);  // dy·Wbar2ᵀ
+  merged_product(d, route, w[2], true, d.D, d.F, yp, dh, d.F, false);  // dh = dy·Wbar2ᵀ
   swiglu_backward_packed(d, a_in, g_in, dh, h, da, dg, dap, dgp);
   if (out.dx) {  // dx = da·Wbar1ᵀ + dg·Wbar3ᵀ
     Real* dx = static_cast<Real*>(out.dx);
-    merged_product(d, route, packed, Q, d.F, d.D, dap, dx, d.D, false);
-    merged_product(d, route, packed + d.E * Q, Q, d.F, d.D, dgp, dx, d.D, true);
+    merged_product(d, route, w[0], true, d.F, d.D, dap, dx, d.D, false);
+    merged_product(d, route, w[1], true, d.F, d.D, dgp, dx, d.D, true);
   }
   // G1 = xᵀ·da, G3 = xᵀ·dg (D × F), G2 = hᵀ·dy (F × D), folded into dW and dr tile by tile.
   Real* droute = static_cast<Real*>(out.droute);
