@@ -159,8 +159,9 @@ void merged_product(const Dims& d, const Real* route, const Real* w, bool transp
 // Tasks are fixed (kGradRows × kGradCols) tiles of G, tile t at rows t / col_tiles. Two schedules
 // compute them:
 // - fused (float32 with AVX2, segments of at most kPackDepth rows): every 6 × 16 micro-tile of G_s
-//   is folded into the experts while still in registers (lory_kernels::fold_micro_tile), the
-//   segments walked innermost; G is never stored.
+//   is dotted with the experts' tiles while still in registers, the segments walked innermost,
+//   and each kFoldGroup segments' micro-tiles are folded into the expert gradients from L1
+//   (lory_kernels::micro_tile_dots, fold_segments); G is never stored beyond that.
 // - grouped (float64, other targets, longer segments): G tiles of kGroup segments are computed
 //   into a buffer, then folded (lory_kernels::fold_gradients, fold_dots).
 template <typename Real>
@@ -216,9 +217,12 @@ void pack_column_panels(const Dims& d, const Real* B, int64_t N, Real* out) {
 #ifdef LORY_LORY_KERNELS_AVX2
 // The fused schedule (apanels: pack_row_panels of A). In a task, column panels run outside and
 // row panels inside, so a column panel's B (all segments) stays in L2 while the row panels pass.
-// Each micro-tile of the E experts' W and dW is copied out (zero-padded past the edges of G) for
-// the walk over all segments: in place, its rows and experts lie a power of two apart and would
-// share L1 sets.
+// Each micro-tile of the E experts' W is copied out (zero-padded past the edges of G), and dW
+// summed, in contiguous tiles for the walk over all segments: in place, their rows and experts
+// lie a power of two apart and would share L1 sets.
+// The micro-tiles of G of kFoldGroup segments (12 KiB) wait in L1 for their fold.
+constexpr int64_t kFoldGroup = 32;
+
 void merge_gradients_fused(const Dims& d, const float* route, const float* apanels, int64_t M,
                            const float* Bm, int64_t N, const float* w, float* dw, float* partial) {
   constexpr int64_t kMicro = lory_kernels::kMicroTile;
@@ -229,24 +233,30 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
   const int64_t col_tiles = (N + kGradCols - 1) / kGradCols;
   const int64_t tiles = (M + kGradRows - 1) / kGradRows * col_tiles;
   parallel_tasks(tiles, [&](int64_t t) {
-    thread_local cpu::AlignedVector<float> lanes, wt, dwt;
+    thread_local cpu::AlignedVector<float> lanes, wt, dwt, gt;
     lanes.assign(static_cast<size_t>(S * d.E * 8), 0.0f);
     wt.resize(static_cast<size_t>(d.E * kMicro));
     dwt.resize(static_cast<size_t>(d.E * kMicro));
+    gt.resize(static_cast<size_t>(kFoldGroup * kMicro));
     const int64_t r0 = t / col_tiles * kGradRows, c0 = t % col_tiles * kGradCols;
     const int64_t r1 = std::min(M, r0 + kGradRows), c1 = std::min(N, c0 + kGradCols);
     for (int64_t j = c0; j < c1; j += cpu::kPackWidth)
       for (int64_t i = r0; i < r1; i += cpu::kPackRows) {
         const int64_t mm = std::min(cpu::kPackRows, r1 - i), nn = std::min(cpu::kPackWidth, c1 - j);
-        std::fill(dwt.begin(), dwt.end(), 0.0f);
         if (partial) lory_kernels::copy_micro_tiles(d.E, w + i * N + j, N, M * N, mm, nn, wt.data());
         const float* a = apanels + i * R;  // this row panel, all segments
         const float* b = bpanels + j * R;  // this column panel, all segments
-        for (int64_t s = 0; s < S; ++s) {
-          const int64_t r = d.first_row(s);
-          lory_kernels::fold_micro_tile(d.rows(s), a + r * cpu::kPackRows, b + r * cpu::kPackWidth,
-                                        d.E, route + s * d.E, dw ? dwt.data() : nullptr, wt.data(),
-                                        partial ? lanes.data() + s * d.E * 8 : nullptr);
+        for (int64_t s0 = 0; s0 < S; s0 += kFoldGroup) {
+          const int64_t sg = std::min(kFoldGroup, S - s0);
+          for (int64_t s = s0; s < s0 + sg; ++s) {
+            const int64_t r = d.first_row(s);
+            lory_kernels::micro_tile_dots(d.rows(s), a + r * cpu::kPackRows,
+                                          b + r * cpu::kPackWidth, d.E, wt.data(),
+                                          gt.data() + (s - s0) * kMicro,
+                                          partial ? lanes.data() + s * d.E * 8 : nullptr);
+          }
+          if (dw)
+            lory_kernels::fold_segments(d.E, sg, route + s0 * d.E, gt.data(), dwt.data(), s0 > 0);
         }
         if (dw) lory_kernels::store_micro_tiles(d.E, dwt.data(), mm, nn, dw + i * N + j, N, M * N);
       }

@@ -1,10 +1,10 @@
 // The inner kernels of lory_ffn (ops/lory_ffn.cpp):
 //   merge:            out_j[c] = Σ_i r[j,i] · w_i[c]    merged weight tiles for a group of
 //                                                      segments j (forward and backward)
-//   fold_micro_tile:  one segment's 6 × 16 tile of its weight gradient G, computed by the GEMM's
-//                     micro-kernel and folded into the E expert gradients and the router dot
-//                     products while still in registers (float32, AVX2: the backward's fused
-//                     schedule)
+//   micro_tile_dots,  one segment's 6 × 16 tile of its weight gradient G, computed by the GEMM's
+//   fold_segments:    micro-kernel and dotted with the E experts' tiles while still in registers
+//                     (the router dot products), then, for a group of segments, folded into the
+//                     E expert gradients (float32, AVX2: the backward's fused schedule)
 //   fold_gradients,   the same folds of G tiles given in memory, for a group of segments (the
 //   fold_dots:        grouped schedule: float64, other targets, segments longer than a GEMM
 //                     depth block)
@@ -108,11 +108,11 @@ inline float sum_lanes(const float* l) {  // 8 lanes added in a fixed order
   return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
 }
 
-// fold_micro_tile's expert tiles: 6 × 16 values each, contiguous.
+// The expert tiles of micro_tile_dots and fold_segments: 6 × 16 values each, contiguous.
 constexpr int64_t kMicroTile = 6 * 16;
 
 // The E experts' (mm × nn) tiles at src (rows row_stride apart, experts expert_stride apart)
-// into the contiguous 6 × 16 tiles of fold_micro_tile, zero-padded; and back.
+// into the contiguous 6 × 16 tiles of micro_tile_dots, zero-padded; and back.
 inline void copy_micro_tiles(int64_t E, const float* src, int64_t row_stride,
                              int64_t expert_stride, int64_t mm, int64_t nn, float* dst) {
   for (int64_t i = 0; i < E; ++i, src += expert_stride, dst += kMicroTile) {
@@ -145,35 +145,49 @@ inline void store_micro_tiles(int64_t E, const float* src, int64_t mm, int64_t n
 }
 
 // One segment's 6 × 16 tile of G = Aᵀ·B, computed by the GEMM's micro-kernel from the packed
-// panels a (kc × 6) and b (kc × 16) and folded at once, while it is still in registers:
-//   dw[i][tile] += r[i] · G[tile]                      (the expert gradients; dw may be null)
-//   lanes[8i .. 8i+8) += Σ_rows G[tile] ⊙ w[i][tile]  (the router dot products by lane; lanes
+// panels a (kc × 6) and b (kc × 16), stored to g (rows of 16) for fold_segments, and, while it
+// is still in registers, dotted with the E experts' tiles of W:
+//   lanes[8i .. 8i+8) += Σ_rows G[tile] ⊙ w[i][tile]   (the router dot products by lane; lanes
 //                                                       may be null)
-// for the E experts i. dw and w hold the experts' tiles contiguously (tile i at 96·i, rows of 16):
-// the caller copies them out of the experts, whose rows and experts lie a power of two apart in
-// memory and would share L1 sets.
-inline void fold_micro_tile(int64_t kc, const float* a, const float* b, int64_t E, const float* r,
-                            float* dw, const float* w, float* lanes) {
-  const cpu::Tile6x16 g = cpu::micro_6x16(kc, a, b);
+// w holds the experts' tiles contiguously (tile i at 96·i, rows of 16): the caller copies them
+// out of the experts, whose rows and experts lie a power of two apart in memory and would share
+// L1 sets.
+inline void micro_tile_dots(int64_t kc, const float* a, const float* b, int64_t E, const float* w,
+                            float* g, float* lanes) {
+  const cpu::Tile6x16 t = cpu::micro_6x16(kc, a, b);
+  for (int row = 0; row < 6; ++row) {
+    _mm256_storeu_ps(g + 16 * row, t.c[row][0]);
+    _mm256_storeu_ps(g + 16 * row + 8, t.c[row][1]);
+  }
+  if (!lanes) return;
   for (int64_t i = 0; i < E; ++i) {
-    if (dw) {
-      const __m256 ri = _mm256_broadcast_ss(r + i);
-      float* d = dw + i * kMicroTile;
-      for (int row = 0; row < 6; ++row, d += 16) {
-        _mm256_storeu_ps(d, _mm256_fmadd_ps(ri, g.c[row][0], _mm256_loadu_ps(d)));
-        _mm256_storeu_ps(d + 8, _mm256_fmadd_ps(ri, g.c[row][1], _mm256_loadu_ps(d + 8)));
-      }
+    const float* wi = w + i * kMicroTile;
+    __m256 dot0 = _mm256_setzero_ps(), dot1 = dot0;
+    for (int row = 0; row < 6; ++row, wi += 16) {
+      dot0 = _mm256_fmadd_ps(t.c[row][0], _mm256_loadu_ps(wi), dot0);
+      dot1 = _mm256_fmadd_ps(t.c[row][1], _mm256_loadu_ps(wi + 8), dot1);
     }
-    if (lanes) {
-      const float* wi = w + i * kMicroTile;
-      __m256 dot0 = _mm256_setzero_ps(), dot1 = dot0;
-      for (int row = 0; row < 6; ++row, wi += 16) {
-        dot0 = _mm256_fmadd_ps(g.c[row][0], _mm256_loadu_ps(wi), dot0);
-        dot1 = _mm256_fmadd_ps(g.c[row][1], _mm256_loadu_ps(wi + 8), dot1);
-      }
-      _mm256_storeu_ps(lanes + 8 * i,
-                       _mm256_add_ps(_mm256_loadu_ps(lanes + 8 * i), _mm256_add_ps(dot0, dot1)));
+    _mm256_storeu_ps(lanes + 8 * i,
+                     _mm256_add_ps(_mm256_loadu_ps(lanes + 8 * i), _mm256_add_ps(dot0, dot1)));
+  }
+}
+
+// The expert gradients' tiles over sg segments' G tiles (g: tile j at 96·j):
+//   dw[i][tile] (+)= Σ_j r[j,i] · G_j[tile]   for the E experts i (dw: tile i at 96·i)
+// summed in registers in the order j = 0, 1, ..., each tile stored once: the per-segment
+// read-modify-write of all E tiles had cost three times the FMAs it carries (the stores).
+inline void fold_segments(int64_t E, int64_t sg, const float* r, const float* g, float* dw,
+                          bool accumulate) {
+  for (int64_t i = 0; i < E; ++i, dw += kMicroTile) {
+    __m256 acc[12];
+    for (int q = 0; q < 12; ++q)
+      acc[q] = accumulate ? _mm256_loadu_ps(dw + 8 * q) : _mm256_setzero_ps();
+    for (int64_t j = 0; j < sg; ++j) {
+      const __m256 rj = _mm256_broadcast_ss(r + j * E + i);
+      const float* gj = g + j * kMicroTile;
+      for (int q = 0; q < 12; ++q) acc[q] = _mm256_fmadd_ps(rj, _mm256_loadu_ps(gj + 8 * q), acc[q]);
     }
+    for (int q = 0; q < 12; ++q) _mm256_storeu_ps(dw + 8 * q, acc[q]);
   }
 }
 #endif
