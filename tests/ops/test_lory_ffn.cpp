@@ -206,4 +206,6 @@ TEST_CASE("lory_ffn in float32 at shapes that use the blocked CPU kernels matche
   check_f32_against_f64(1, 300, 20, 40, 2, 280, all);
   // Sequences shorter than a segment (L = 5 < T = 8), an odd number of experts, tiny widths.
   check_f32_against_f64(2, 5, 20, 36, 3, 8, all);
+  // 40 segments: the expert gradients are folded over two groups of segments (32, then 8).
+  check_f32_against_f64(5, 60, 40, 48, 8, 8, all);
 }
