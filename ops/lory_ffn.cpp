@@ -139,8 +139,7 @@ void merged_product(const Dims& d, const Real* route, const Real* w, bool transp
       for (int64_t s0 = 0; s0 < d.segments(); s0 += kMergeGroup) {
         // Merge the tiles of kMergeGroup segments from one read of the experts, then use them.
         const int64_t sg = std::min(kMergeGroup, d.segments() - s0);
-        lory_kernels::merge(d.E, sg, route + s0 * d.E, experts.data(), stride, size,
-                            merged.data());
+        lory_kernels::merge(d.E, sg, route + s0 * d.E, experts.data(), stride, size, merged.data());
         for (int64_t j = 0; j < sg; ++j) {
           const int64_t s = s0 + j, n = d.rows(s);
           const Real* a = a_packed + s * segment_pack(d, K) + cpu::packed_a_block(n, p0);
@@ -243,17 +242,17 @@ void merge_gradients_fused(const Dims& d, const float* route, const float* apane
     for (int64_t j = c0; j < c1; j += cpu::kPackWidth)
       for (int64_t i = r0; i < r1; i += cpu::kPackRows) {
         const int64_t mm = std::min(cpu::kPackRows, r1 - i), nn = std::min(cpu::kPackWidth, c1 - j);
-        if (partial) lory_kernels::copy_micro_tiles(d.E, w + i * N + j, N, M * N, mm, nn, wt.data());
+        if (partial)
+          lory_kernels::copy_micro_tiles(d.E, w + i * N + j, N, M * N, mm, nn, wt.data());
         const float* a = apanels + i * R;  // this row panel, all segments
         const float* b = bpanels + j * R;  // this column panel, all segments
         for (int64_t s0 = 0; s0 < S; s0 += kFoldGroup) {
           const int64_t sg = std::min(kFoldGroup, S - s0);
           for (int64_t s = s0; s < s0 + sg; ++s) {
             const int64_t r = d.first_row(s);
-            lory_kernels::micro_tile_dots(d.rows(s), a + r * cpu::kPackRows,
-                                          b + r * cpu::kPackWidth, d.E, wt.data(),
-                                          gt.data() + (s - s0) * kMicro,
-                                          partial ? lanes.data() + s * d.E * 8 : nullptr);
+            lory_kernels::micro_tile_dots(
+                d.rows(s), a + r * cpu::kPackRows, b + r * cpu::kPackWidth, d.E, wt.data(),
+                gt.data() + (s - s0) * kMicro, partial ? lanes.data() + s * d.E * 8 : nullptr);
           }
           if (dw)
             lory_kernels::fold_segments(d.E, sg, route + s0 * d.E, gt.data(), dwt.data(), s0 > 0);
@@ -404,12 +403,13 @@ void backward_kernel(const Dims& d, const Real* dy, const Real* x, const Real* r
                      const Real* const w[3], const Real* a_in, const Real* g_in, const Grads& out) {
   const int64_t S = d.segments(), rows = d.B * d.L;
   auto scratch = [](int64_t n) { return Tensor::empty({n}, dtype_of<Real>()); };  // freed on return
-  Tensor dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F), da_t = scratch(rows * d.F), dg_t = scratch(rows * d.F);
+  Tensor dh_t = scratch(rows * d.F), h_t = scratch(rows * d.F), da_t = scratch(rows * d.F),
+         dg_t = scratch(rows * d.F);
   // dy packed for dh's product; da and dg packed for dx's.
   Tensor yp_t = scratch(S * segment_pack(d, d.D));
   Tensor dap_t = scratch(out.dx ? S * segment_pack(d, d.F) : 0), dgp_t = scratch(dap_t.numel());
-  Real *dh = dh_t.data<Real>(), *h = h_t.data<Real>(),
-       *da = da_t.data<Real>(), *dg = dg_t.data<Real>(), *yp = yp_t.data<Real>();
+  Real *dh = dh_t.data<Real>(), *h = h_t.data<Real>(), *da = da_t.data<Real>(),
+       *dg = dg_t.data<Real>(), *yp = yp_t.data<Real>();
   Real *dap = out.dx ? dap_t.data<Real>() : nullptr, *dgp = out.dx ? dgp_t.data<Real>() : nullptr;
   pack_segments(d, dy, d.D, yp);
   merged_product(d, route, w[2], true, d.D, d.F, yp, dh, d.F, false);  // dh = dy·Wbar2ᵀ

@@ -185,7 +185,8 @@ inline void fold_segments(int64_t E, int64_t sg, const float* r, const float* g,
     for (int64_t j = 0; j < sg; ++j) {
       const __m256 rj = _mm256_broadcast_ss(r + j * E + i);
       const float* gj = g + j * kMicroTile;
-      for (int q = 0; q < 12; ++q) acc[q] = _mm256_fmadd_ps(rj, _mm256_loadu_ps(gj + 8 * q), acc[q]);
+      for (int q = 0; q < 12; ++q)
+        acc[q] = _mm256_fmadd_ps(rj, _mm256_loadu_ps(gj + 8 * q), acc[q]);
     }
     for (int q = 0; q < 12; ++q) _mm256_storeu_ps(dw + 8 * q, acc[q]);
   }
