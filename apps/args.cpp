@@ -1,6 +1,7 @@
 // Args: parsing, typed access with clear errors, help text.
 #include "apps/args.h"
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 
@@ -76,11 +77,35 @@ long long Args::get_int(const std::string& name) const {
   return x;
 }
 
+long long Args::get_int(const std::string& name, long long min, long long max) const {
+  const long long x = get_int(name);
+  if (max >= INT_MAX) {  // no upper bound a user would meet: name the one that was crossed
+    LORY_CHECK(x >= min, "option '--", name, "' is ", x, "; expected an integer >= ", min);
+    LORY_CHECK(x <= max, "option '--", name, "' is ", x, "; expected an integer <= ", max);
+  } else {
+    LORY_CHECK(x >= min && x <= max, "option '--", name, "' is ", x, "; expected an integer in ",
+               min, "..", max);
+  }
+  return x;
+}
+
 double Args::get_double(const std::string& name) const {
   std::string v = get(name);
   char* end = nullptr;
   double x = std::strtod(v.c_str(), &end);
   LORY_CHECK(!v.empty() && *end == '\0', "option '--", name, "' is '", v, "'; expected a number");
+  return x;
+}
+
+double Args::get_double(const std::string& name, double min, double max, bool above_min) const {
+  const double x = get_double(name);
+  const bool low_ok = above_min ? x > min : x >= min;
+  if (std::isinf(max))
+    LORY_CHECK(low_ok, "option '--", name, "' is ", get(name), "; expected a number ",
+               above_min ? "> " : ">= ", min);
+  else
+    LORY_CHECK(low_ok && x <= max, "option '--", name, "' is ", get(name),
+               "; expected a number in ", above_min ? "(" : "[", min, ", ", max, "]");
   return x;
 }
 

@@ -1,6 +1,7 @@
 // A small command-line parser for the lory subcommands: `--key value`, `--flag`, positionals.
 // Unknown options are errors with a "did you mean" hint; every option is listed in --help.
 #pragma once
+#include <climits>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,8 +25,12 @@ class Args {
   bool flag(const std::string& name) const;
   bool has(const std::string& name) const;
   std::string get(const std::string& name) const;  // the value, the default, or an error
+  // Numbers, or an error that names the option, its value and what was expected. The ranged
+  // forms also require min <= value <= max (above_min: min < value).
   long long get_int(const std::string& name) const;
+  long long get_int(const std::string& name, long long min, long long max = LLONG_MAX) const;
   double get_double(const std::string& name) const;
+  double get_double(const std::string& name, double min, double max, bool above_min = false) const;
   const std::vector<std::string>& positional() const { return positional_; }
   std::string help() const;
 

@@ -1,6 +1,7 @@
 // lory corpus | tokenizer train | tokenize: from packaged texts to token shards.
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -45,9 +46,10 @@ int cmd_tokenizer(int argc, char** argv) {
           {"vocab", "N", "vocabulary size, merges + 256 bytes + 1 special", "8192"},
           {"out", "FILE", "tokenizer JSON", ""}});
   if (!a.parse(argc, argv, 1)) return 0;
+  const int vocab = static_cast<int>(a.get_int("vocab", 257, INT_MAX));
   const auto start = std::chrono::steady_clock::now();
   std::vector<Document> docs = read_corpus_jsonl(a.get("corpus"));
-  Tokenizer tok = Tokenizer::train(corpus_texts(docs, "train"), static_cast<int>(a.get_int("vocab")));
+  Tokenizer tok = Tokenizer::train(corpus_texts(docs, "train"), vocab);
   tok.save(a.get("out"));
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::printf("tokenizer: %d tokens (%d merges) from %zu documents in %.1f s -> %s\n",
@@ -111,24 +113,27 @@ int cmd_order(int argc, char** argv) {
           {"dedup", "COS", "drop near-duplicates at or above this cosine (0: keep all)", "0"},
           {"seed", "S", "seed of the random order and baseline", "0"}});
   if (!a.parse(argc, argv, 0)) return 0;
+  OrderOptions o;
+  o.seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  o.knn.k = static_cast<int>(a.get_int("k", 1, INT_MAX));
+  o.dedup_threshold = static_cast<float>(a.get_double("dedup", 0.0, 1.0));
   std::vector<Document> docs = read_corpus_jsonl(a.get("corpus"));
   std::map<std::string, int32_t> domain_ids;
   for (const Document& d : docs) domain_ids.emplace(d.domain, static_cast<int32_t>(domain_ids.size()));
   std::vector<std::string> texts, ids;
   std::vector<int32_t> domains;
   for (const Document& d : docs)
-    if (d.split == "train") texts.push_back(d.text), ids.push_back(d.id), domains.push_back(domain_ids[d.domain]);
-  OrderOptions o;
+    if (d.split == "train")
+      texts.push_back(d.text), ids.push_back(d.id), domains.push_back(domain_ids[d.domain]);
   o.method = a.get("method");
   LORY_CHECK(o.method == "similarity" || o.method == "random", "--method is '", o.method,
              "'; expected similarity or random");
-  o.seed = static_cast<uint64_t>(a.get_int("seed"));
-  o.knn.k = static_cast<int>(a.get_int("k"));
   const std::string knn = a.get("knn");
   LORY_CHECK(knn == "auto" || knn == "exact" || knn == "approximate", "--knn is '", knn,
              "'; expected auto, exact or approximate");
-  o.knn.method = knn == "exact" ? KnnMethod::exact : knn == "approximate" ? KnnMethod::approximate : KnnMethod::automatic;
-  o.dedup_threshold = static_cast<float>(a.get_double("dedup"));
+  o.knn.method = knn == "exact"         ? KnnMethod::exact
+                 : knn == "approximate" ? KnnMethod::approximate
+                                        : KnnMethod::automatic;
   const auto start = std::chrono::steady_clock::now();
   OrderFile order = build_order(texts, ids, domains, TfidfEmbedder(), o);
   write_order_file(a.get("out"), order);

@@ -1,4 +1,5 @@
 // lory bench | gradcheck: throughput of a model config; gradient checks of ops and models.
+#include <climits>
 #include <cstdio>
 
 #include "apps/args.h"
@@ -24,14 +25,15 @@ int cmd_bench(int argc, char** argv) {
                          {"threads", "N", "CPU threads (0: all)", "0"}},
                         true));
   if (!a.parse(argc, argv, 0)) return 0;
-  if (a.get_int("threads") > 0) set_num_threads(static_cast<int>(a.get_int("threads")));
+  const long long threads = a.get_int("threads", 0, INT_MAX), batch = a.get_int("batch", 1),
+                  seq_len = a.get_int("seq-len", 1), steps = a.get_int("steps", 1, INT_MAX);
+  if (threads > 0) set_num_threads(static_cast<int>(threads));
   const Placement p = placement(a);
   ModelConfig c = ModelConfig::from_file(a.get("config"));
   const bool cpu = p.device == Device::cpu;
   const CpuPeak peak = cpu ? measure_cpu_peak(num_threads(), 3) : CpuPeak{};
-  StepBenchResult r = bench_training_step(c, a.get_int("batch"), a.get_int("seq-len"),
-                                          static_cast<int>(a.get_int("steps")), 1, p.device,
-                                          p.precision);
+  StepBenchResult r =
+      bench_training_step(c, batch, seq_len, static_cast<int>(steps), 1, p.device, p.precision);
   const double peak_gflops = peak.core_gflops * num_threads();
   std::printf("model      %s, D %lld, %lld layers, E %lld, T %lld: %.2fM parameters, %.2fM active\n",
               ffn_kind_name(c.ffn), static_cast<long long>(c.d_model),
@@ -42,7 +44,7 @@ int cmd_bench(int argc, char** argv) {
                 peak_gflops, peak.core_gflops);
   else
     std::printf("device     cuda, precision %s\n", precision_name(p.precision));
-  std::printf("step       %.1f ms (median of %lld)\n", r.step_ms, static_cast<long long>(a.get_int("steps")));
+  std::printf("step       %.1f ms (median of %lld)\n", r.step_ms, steps);
   std::printf("tokens/s   %.0f\n", r.tokens_per_s);
   if (cpu)
     std::printf("model      %.1f GFLOP/s = %.1f%% of peak\n", r.model_gflops, 100 * r.model_gflops / peak_gflops);
@@ -62,7 +64,7 @@ int cmd_gradcheck(int argc, char** argv) {
           {"seq-len", "L", "model check: tokens per sequence (default: 2 segments)", ""}});
   if (!a.parse(argc, argv, 0)) return 0;
   GradcheckOptions opt;
-  opt.eps = a.get_double("eps");
+  opt.eps = a.get_double("eps", 0.0, 1.0, true);
   bool all_ok = true;
   if (a.flag("config")) {
     ModelConfig c = ModelConfig::from_file(a.get("config"));
@@ -71,7 +73,7 @@ int cmd_gradcheck(int argc, char** argv) {
                   "see through; checking with first_segment uniform instead\n");
       c.first_segment = FirstSegment::uniform;
     }
-    const int64_t L = a.flag("seq-len") ? a.get_int("seq-len")
+    const int64_t L = a.flag("seq-len") ? a.get_int("seq-len", 1)
                                         : (c.ffn == FfnKind::lory ? 2 * c.segment_len : 8);
     Transformer model(c, DType::f64);
     std::printf("model: %.0f parameters; this takes 2 forward passes per parameter\n",

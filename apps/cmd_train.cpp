@@ -1,4 +1,6 @@
 // lory train | eval | generate | routing: training and using checkpoints.
+#include <climits>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -28,13 +30,15 @@ std::string resolve_checkpoint(const std::string& path) {
 
 EvalOptions eval_options(const Args& a, const Transformer& model, const ShardData& shard) {
   EvalOptions o;
-  o.seq_len = a.get_int("seq-len");
-  o.batch_size = a.get_int("batch");
-  o.max_batches = a.get_int("batches");
-  // LORY.md §4: every model, dense included, is also scored over positions >= T.
-  o.skip = a.flag("skip") ? a.get_int("skip") : model.config().segment_len;
-  o.eot = end_of_text_id(shard);
+  o.seq_len = a.get_int("seq-len", 1);
+  o.batch_size = a.get_int("batch", 1);
+  o.max_batches = a.get_int("batches", 1);
   model.config().validate_sequence_length(o.seq_len);
+  // LORY.md §4: every model, dense included, is also scored over positions >= T (when a sequence
+  // has any: as the trainer does).
+  const int64_t T = model.config().segment_len;
+  o.skip = a.flag("skip") ? a.get_int("skip", 0, o.seq_len - 1) : (T < o.seq_len ? T : 0);
+  o.eot = end_of_text_id(shard);
   return o;
 }
 
@@ -48,7 +52,8 @@ const std::vector<Option> kEvalOptions = {
 };
 
 void set_threads(const Args& a) {
-  if (a.get_int("threads") > 0) set_num_threads(static_cast<int>(a.get_int("threads")));
+  const long long threads = a.get_int("threads", 0, INT_MAX);
+  if (threads > 0) set_num_threads(static_cast<int>(threads));
 }
 
 }  // namespace
@@ -95,11 +100,14 @@ int cmd_eval(int argc, char** argv) {
     std::printf("%s\n", to_json(scores).dump(2).c_str());
     return 0;
   }
-  std::printf("%-12s %10s %12s %12s %14s\n", "domain", "tokens", "loss", "ppl",
-              o.skip > 0 ? "ppl (pos >= T)" : "");
-  for (const auto& [domain, s] : scores)
-    std::printf("%-12s %10lld %12.4f %12.2f %14.2f\n", domain.c_str(),
-                static_cast<long long>(s.tokens), s.loss, s.ppl(), s.ppl_after_T());
+  std::printf("%-12s %10s %12s %12s%s\n", "domain", "tokens", "loss", "ppl",
+              o.skip > 0 ? " ppl (pos >= T)" : "");
+  for (const auto& [domain, s] : scores) {
+    std::printf("%-12s %10lld %12.4f %12.2f", domain.c_str(), static_cast<long long>(s.tokens),
+                s.loss, s.ppl());
+    if (o.skip > 0) std::printf(" %14.2f", s.ppl_after_T());
+    std::printf("\n");
+  }
   return 0;
 }
 
@@ -140,18 +148,19 @@ int cmd_generate(int argc, char** argv) {
                         true));
   if (!a.parse(argc, argv, 0)) return 0;
   set_threads(a);
+  SamplingOptions o;
+  o.max_new_tokens = a.get_int("max-tokens", 0);
+  o.temperature = a.get_double("temperature", 0.0, INFINITY);
+  o.top_k = a.get_int("top-k", 0);
+  o.top_p = a.get_double("top-p", 0.0, 1.0, true);
+  o.seed = static_cast<uint64_t>(a.get_int("seed", 0));
+  const std::string mode = a.get("routing");
+  LORY_CHECK(mode == "prompt" || mode == "segment", "--routing is '", mode,
+             "'; expected prompt or segment");
   const Placement p = placement(a);
   Tf32Guard tf32(p.precision == Precision::tf32);
   auto model = load_model(resolve_checkpoint(a.get("checkpoint")), p.device, p.precision);
   Tokenizer tok = Tokenizer::load(a.get("tokenizer"));
-  const std::string mode = a.get("routing");
-  LORY_CHECK(mode == "prompt" || mode == "segment", "--routing is '", mode, "'; expected prompt or segment");
-  SamplingOptions o;
-  o.max_new_tokens = a.get_int("max-tokens");
-  o.temperature = a.get_double("temperature");
-  o.top_k = a.get_int("top-k");
-  o.top_p = a.get_double("top-p");
-  o.seed = static_cast<uint64_t>(a.get_int("seed"));
   o.stop_token = tok.eot_id();
   o.prompt_only_routing = mode == "prompt";
   const std::string prompt = a.get("prompt");

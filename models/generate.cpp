@@ -11,7 +11,24 @@
 
 namespace lory {
 
+namespace {
+
+void check(const SamplingOptions& o) {
+  LORY_CHECK(o.max_new_tokens >= 0, "generate: max_new_tokens is ", o.max_new_tokens,
+             "; expected >= 0");
+  LORY_CHECK(o.temperature >= 0.0 && std::isfinite(o.temperature), "generate: temperature is ",
+             o.temperature, "; expected a finite number >= 0 (0: greedy)");
+  LORY_CHECK(o.top_k >= 0, "generate: top_k is ", o.top_k, "; expected >= 0 (0: all tokens)");
+  LORY_CHECK(o.top_p > 0.0 && o.top_p <= 1.0, "generate: top_p is ", o.top_p,
+             "; expected a probability in (0, 1]");
+  LORY_CHECK(o.stop_token >= -1, "generate: stop_token is ", o.stop_token,
+             "; expected a token id or -1 (never stop)");
+}
+
+}  // namespace
+
 int32_t sample_token(const float* logits, int64_t V, const SamplingOptions& o, Generator& gen) {
+  check(o);
   if (o.temperature <= 0.0)
     return static_cast<int32_t>(std::max_element(logits, logits + V) - logits);
   // Candidates sorted by logit (ties to the lower id), cut by top-k, softmax with temperature,
@@ -39,6 +56,7 @@ int32_t sample_token(const float* logits, int64_t V, const SamplingOptions& o, G
 
 std::vector<int32_t> generate(Transformer& model, const std::vector<int32_t>& prompt,
                               const SamplingOptions& o) {
+  check(o);
   LORY_CHECK(!prompt.empty(), "generate: the prompt is empty; expected at least one token");
   const int64_t V = model.config().vocab;
   for (size_t i = 0; i < prompt.size(); ++i)

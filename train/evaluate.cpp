@@ -14,8 +14,21 @@ namespace lory {
 double DomainScore::ppl() const { return std::exp(loss); }
 double DomainScore::ppl_after_T() const { return std::exp(loss_after_T); }
 
+namespace {
+
+void check(const EvalOptions& o) {
+  LORY_CHECK(o.seq_len >= 1 && o.batch_size >= 1 && o.max_batches >= 1, "evaluation: seq_len ",
+             o.seq_len, ", batch_size ", o.batch_size, ", max_batches ", o.max_batches,
+             "; expected each at least 1");
+  LORY_CHECK(o.skip >= 0 && o.skip < o.seq_len, "evaluation: skip is ", o.skip, "; expected 0..",
+             o.seq_len - 1, " (positions >= skip of a sequence of ", o.seq_len, "; 0: none)");
+}
+
+}  // namespace
+
 void for_each_domain_batch(const ShardData& valid, const EvalOptions& o,
                            const std::function<void(const std::string&, const Batch&)>& fn) {
+  check(o);
   auto shard = std::make_shared<const ShardData>(valid);
   for (int32_t d = 0; d < static_cast<int32_t>(valid.domains.size()); ++d) {
     std::vector<int64_t> docs;
@@ -44,7 +57,7 @@ std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData&
   NoGradGuard no_grad;
   std::map<std::string, double> sum, sum_after;
   std::map<std::string, DomainScore> out;
-  const int64_t L = o.seq_len, skip = o.skip < L ? o.skip : 0;
+  const int64_t L = o.seq_len, skip = o.skip;
   for_each_domain_batch(valid, o, [&](const std::string& domain, const Batch& batch) {
     const int64_t B = batch.tokens.size(0);
     Tensor targets = batch.targets();

@@ -25,7 +25,7 @@ struct EvalOptions {
   int64_t seq_len = 256;
   int64_t batch_size = 8;
   int64_t max_batches = 4;  // per domain
-  int64_t skip = 0;         // T for the "after T" figures (0: same as all positions)
+  int64_t skip = 0;         // T for the "after T" figures, < seq_len (0: same as all positions)
   int32_t eot = 0;
 };
 

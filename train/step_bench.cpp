@@ -23,6 +23,10 @@ double model_flops_per_token(const ModelConfig& c, int64_t L) {
 
 StepBenchResult bench_training_step(const ModelConfig& c, int64_t B, int64_t L, int steps, int warmup,
                                     Device device, Precision precision, int profile_steps) {
+  LORY_CHECK(B >= 1, "bench_training_step: batch is ", B, "; expected at least 1 sequence");
+  LORY_CHECK(steps >= 1 && warmup >= 0 && profile_steps >= 0, "bench_training_step: ", steps,
+             " timed steps, ", warmup, " warm-up and ", profile_steps,
+             " profiled; expected at least 1 timed step and no negative counts");
   c.validate_sequence_length(L);
   Tf32Guard tf32(precision == Precision::tf32);
   Transformer model(c);

@@ -1,4 +1,6 @@
 // Generation: cached incremental decoding gives the logits of a full forward pass; sampling.
+#include <cmath>
+
 #include "catch_compat.h"
 #include "models/generate.h"
 #include "ops/ops.h"
@@ -112,4 +114,31 @@ TEST_CASE("sampling: greedy, top-k 1 and tiny top-p agree; seeds reproduce", "[m
   CHECK(first == second);
   CHECK(first.size() == 10);
   CHECK_THROWS_AS(generate(m, {3, 99}, o), Error);
+}
+
+TEST_CASE("sampling options out of range are refused, naming the value", "[models][generate]") {
+  Transformer m(small(FfnKind::dense, FirstSegment::uniform));
+  auto with = [](void (*set)(SamplingOptions&)) {
+    SamplingOptions o;
+    set(o);
+    return o;
+  };
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.temperature = -1; })),
+                    HasSubstr("temperature is -1; expected a finite number >= 0"));
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.top_p = 0; })),
+                    HasSubstr("top_p is 0; expected a probability in (0, 1]"));
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.top_p = 1.5; })),
+                    HasSubstr("top_p is 1.5"));
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.top_k = -1; })),
+                    HasSubstr("top_k is -1"));
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.max_new_tokens = -1; })),
+                    HasSubstr("max_new_tokens is -1"));
+  CHECK_THROWS_WITH(generate(m, {3}, with([](SamplingOptions& o) { o.stop_token = -2; })),
+                    HasSubstr("stop_token is -2"));
+  const float logits[3] = {0.0f, 1.0f, 2.0f};
+  Generator gen(1);
+  CHECK_THROWS_WITH(
+      sample_token(logits, 3, with([](SamplingOptions& o) { o.temperature = NAN; }), gen),
+      HasSubstr("temperature is nan"));
+  CHECK(generate(m, {3}, with([](SamplingOptions& o) { o.max_new_tokens = 0; })).empty());
 }

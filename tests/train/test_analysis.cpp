@@ -3,6 +3,7 @@
 
 #include "catch_compat.h"
 #include "data/shards.h"
+#include "train/evaluate.h"
 #include "train/routing_analysis.h"
 #include "train/routing_stats.h"
 
@@ -64,4 +65,34 @@ TEST_CASE("routing analysis averages each domain's routing weights per layer", "
   c.ffn = FfnKind::dense;
   Transformer dense(c);
   CHECK_THROWS_WITH(analyse_routing(dense, valid, o), HasSubstr("needs a Lory model"));
+}
+
+TEST_CASE("evaluation options out of range are refused, naming the value", "[train]") {
+  ModelConfig c;
+  c.vocab = 50;
+  c.d_model = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.d_ff = 32;
+  c.max_seq = 16;
+  c.ffn = FfnKind::dense;
+  Transformer model(c);
+  ShardData valid;
+  valid.vocab_size = 50;
+  valid.domains = {"alpha"};
+  std::vector<int32_t> tokens(40);
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(i % 49);
+  add_document(valid, tokens, 0);
+  EvalOptions o;
+  o.seq_len = 16;
+  o.batch_size = 2;
+  o.max_batches = 1;
+  o.eot = 49;
+  o.skip = 15;  // the last position only: allowed
+  CHECK(evaluate(model, valid, o).at("alpha").tokens_after_T == 2);
+  o.skip = 16;  // no position left: refused (it used to fall back to all positions, silently)
+  CHECK_THROWS_WITH(evaluate(model, valid, o), HasSubstr("skip is 16; expected 0..15"));
+  o.skip = 0;
+  o.batch_size = 0;
+  CHECK_THROWS_WITH(evaluate(model, valid, o), HasSubstr("batch_size 0"));
 }

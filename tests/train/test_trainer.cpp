@@ -1,10 +1,10 @@
 // End to end on the committed sample corpus with a tiny model: the loss falls, two runs write
 // identical metrics, a resumed run continues exactly, and damaged inputs are reported clearly.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <unistd.h>
 
 #include "catch_compat.h"
 #include "core/json_reader.h"
@@ -12,6 +12,7 @@
 #include "data/shards.h"
 #include "data/tokenizer.h"
 #include "train/checkpoint.h"
+#include "train/step_bench.h"
 #include "train/trainer.h"
 
 using namespace lory;
@@ -206,4 +207,15 @@ TEST_CASE("resuming from the checkpoint that ends the dense warm-up upcycles onc
   fs::remove_all(data_dir() / "up_b" / "checkpoints" / "step_00000010");
   CHECK(train(run("up_b"), true, true).steps == 10);
   CHECK(slurp(data_dir() / "up_b" / "metrics.jsonl") == a);
+}
+
+TEST_CASE("the step benchmark refuses empty batches and zero steps", "[train]") {
+  const ModelConfig c = tiny_run("bench", 1).model;
+  CHECK_THROWS_WITH(bench_training_step(c, 0, 32, 1, 0, Device::cpu, Precision::fp32),
+                    HasSubstr("batch is 0; expected at least 1"));
+  // Zero timed steps had no median to report and crashed.
+  CHECK_THROWS_WITH(bench_training_step(c, 2, 32, 0, 0, Device::cpu, Precision::fp32),
+                    HasSubstr("expected at least 1 timed step"));
+  const StepBenchResult r = bench_training_step(c, 2, 32, 1, 0, Device::cpu, Precision::fp32);
+  CHECK(r.tokens_per_s > 0);
 }
