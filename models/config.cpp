@@ -40,6 +40,7 @@ void ModelConfig::validate() const {
              " is not divisible by 'n_heads' ", n_heads);
   LORY_CHECK(head_dim() % 2 == 0, "model config: head width d_model/n_heads = ", head_dim(),
              " is odd; RoPE needs an even head width");
+  LORY_CHECK(rope_theta > 0, "model config: 'rope_theta' is ", rope_theta, "; expected > 0");
   LORY_CHECK(norm_eps > 0, "model config: 'norm_eps' is ", norm_eps, "; expected > 0");
   LORY_CHECK(init_std > 0, "model config: 'init_std' is ", init_std, "; expected > 0");
   if (ffn == FfnKind::dense) return;

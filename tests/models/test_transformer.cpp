@@ -49,6 +49,8 @@ TEST_CASE("model configs reject unknown keys, wrong types and impossible values"
                     HasSubstr("not divisible by 'n_heads'"));
   CHECK_THROWS_WITH(ModelConfig::from_json(json{{"n_experts", 0}}),
                     HasSubstr("'n_experts' is 0"));
+  CHECK_THROWS_WITH(ModelConfig::from_json(json{{"rope_theta", 0}}),
+                    HasSubstr("'rope_theta' is 0; expected > 0"));
   CHECK_THROWS_WITH(ModelConfig::from_json(json{{"ffn", "moe"}}),
                     HasSubstr("expected one of \"dense\", \"lory\", \"topk\""));
   CHECK_THROWS_WITH(ModelConfig::from_json(json{{"ffn", "topk"}, {"top_k", 9}}),
