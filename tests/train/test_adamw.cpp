@@ -118,3 +118,17 @@ TEST_CASE("clip_grad_norm returns the global norm and scales only above the limi
   }
   CHECK(clip_grad_norm(ps, 1e9) == Approx(0.5 * norm).epsilon(1e-5));
 }
+
+TEST_CASE("AdamW refuses hyper-parameters outside their ranges", "[train]") {
+  auto options = [](double beta1, double beta2, double eps, double decay) {
+    AdamWOptions o;
+    o.beta1 = beta1, o.beta2 = beta2, o.eps = eps, o.weight_decay = decay;
+    return o;
+  };
+  const NamedParams ps = make_params(1, DType::f64);
+  CHECK_THROWS_WITH(AdamW(ps, options(1.0, 0.95, 1e-8, 0.1)), HasSubstr("beta1 1, beta2 0.95"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, -0.1, 1e-8, 0.1)), HasSubstr("expected each in [0, 1)"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 0.0, 0.1)), HasSubstr("eps is 0"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 1e-8, -1)), HasSubstr("weight_decay is -1"));
+  CHECK_NOTHROW(AdamW(ps, options(0.0, 0.0, 1e-8, 0.0)));
+}

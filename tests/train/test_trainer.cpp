@@ -143,6 +143,21 @@ TEST_CASE("training configs name bad keys", "[train]") {
   j.erase("steps");
   j["steps"] = 0;
   CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("neither 'steps' nor 'tokens'"));
+  // Optimizer values outside their ranges (each was accepted before: clip -1 and beta1 1.5 trained
+  // on, eps 0 diverged at step 2).
+  const std::pair<const char*, double> bad[] = {{"clip", -1},           {"beta1", 1.5},
+                                                {"beta2", 1},           {"eps", 0},
+                                                {"weight_decay", -0.5}, {"min_lr_ratio", 2}};
+  for (const auto& [key, value] : bad) {
+    j = tiny_run("g", 5).to_json();
+    j["optimizer"][key] = value;
+    INFO(key);
+    CHECK_THROWS_WITH(TrainConfig::from_json(j),
+                      HasSubstr(std::string("optimizer.") + key + " is"));
+  }
+  j = tiny_run("g", 5).to_json();
+  j["keep_checkpoints"] = -1;
+  CHECK_THROWS_WITH(TrainConfig::from_json(j), HasSubstr("'keep_checkpoints' is -1"));
 }
 
 TEST_CASE("a diverging run stops with the step and keeps its last checkpoint", "[train]") {
