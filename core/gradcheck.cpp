@@ -23,6 +23,10 @@ std::string GradcheckResult::report() const {
 
 GradcheckResult gradcheck(const TensorFn& fn, const std::vector<Tensor>& inputs,
                           const GradcheckOptions& opt) {
+  LORY_CHECK(opt.eps > 0 && std::isfinite(opt.eps), "gradcheck: eps is ", opt.eps,
+             "; expected a finite step > 0");
+  LORY_CHECK(opt.atol >= 0 && opt.rtol >= 0, "gradcheck: atol ", opt.atol, ", rtol ", opt.rtol,
+             "; expected tolerances >= 0");
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& x = inputs[i];
     if (!x.defined() || !x.requires_grad()) continue;

@@ -94,4 +94,12 @@ TEST_CASE("gradcheck passes a correct op and catches a wrong gradient", "[core][
   auto bad = gradcheck(wrong, {x});
   CHECK_FALSE(bad.ok);
   CHECK(bad.inputs[0].max_abs_err > 1.0);
+  // A zero step divided by zero; negative tolerances passed nothing.
+  auto scale = [](const std::vector<Tensor>& in) { return ops::scale(in[0], 2.0); };
+  GradcheckOptions zero_step;
+  zero_step.eps = 0;
+  CHECK_THROWS_WITH(gradcheck(scale, {x}, zero_step), HasSubstr("eps is 0"));
+  GradcheckOptions negative;
+  negative.atol = -1;
+  CHECK_THROWS_WITH(gradcheck(scale, {x}, negative), HasSubstr("expected tolerances >= 0"));
 }
