@@ -28,9 +28,10 @@ int cmd_corpus(int argc, char** argv) {
   namespace fs = std::filesystem;
   auto quote = [](const std::string& s) { return "'" + s + "'"; };
   const std::string script = std::string(LORY_SOURCE_DIR) + "/scripts/corpus.sh";
-  const std::string cmd = "bash " + quote(script) + " --cache " + quote(fs::absolute(a.get("cache")).string()) +
-                          " --out " + quote(fs::absolute(a.get("out")).string()) + " --max-bytes " +
-                          quote(a.get("max-bytes"));
+  const std::string cmd = "bash " + quote(script) + " --cache " +
+                          quote(fs::absolute(a.get("cache")).string()) + " --out " +
+                          quote(fs::absolute(a.get("out")).string()) +
+                          " --max-bytes=" + quote(a.get("max-bytes"));
   const int status = std::system(cmd.c_str());
   LORY_CHECK(status == 0, "the corpus recipe failed (", script, " exited with status ", status, ")");
   return 0;

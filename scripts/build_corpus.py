@@ -57,6 +57,16 @@ def parse_size(s):
     return int(float(s[:-1] if mult > 1 else s) * mult)
 
 
+def positive(parse):
+    """parse, refusing values below 1 (a cap of nothing) as ValueError."""
+    def parse_positive(s):
+        value = parse(s)
+        if not value >= 1:
+            raise ValueError(s)
+        return value
+    return parse_positive
+
+
 def parse_caps(values, parse, flag):
     """['100', 'code=5'] -> {'*': 100, 'code': 5}; names an unknown domain or bad number."""
     caps = {}
@@ -69,7 +79,7 @@ def parse_caps(values, parse, flag):
         try:
             caps[domain] = parse(num)
         except ValueError:
-            sys.exit(f"build_corpus: {flag} {v!r}: {num!r} is not a number")
+            sys.exit(f"build_corpus: {flag} {v!r}: {num!r} is not a positive number")
     return caps
 
 
@@ -108,15 +118,25 @@ def assign_split(docs, frac, min_valid):
             have += 1
 
 
-def build(args):
+def check_args(args):
+    """The domains, caps and sources the arguments ask for; exits naming the first bad one."""
     domains = args.domains.split(",") if args.domains else DOMAINS
     for d in domains:
         if d not in DOMAINS:
             sys.exit(f"build_corpus: --domains: unknown domain {d!r}; expected one of "
                      + ", ".join(DOMAINS))
-    max_docs = parse_caps(args.max_docs, int, "--max-docs")
-    max_bytes = parse_caps(args.max_bytes, parse_size, "--max-bytes")
+    if not 0 < args.valid_frac < 1:
+        sys.exit(f"build_corpus: --valid-frac {args.valid_frac}: expected a fraction in (0, 1)")
+    if args.min_valid < 0:
+        sys.exit(f"build_corpus: --min-valid {args.min_valid}: expected >= 0")
+    max_docs = parse_caps(args.max_docs, positive(int), "--max-docs")
+    max_bytes = parse_caps(args.max_bytes, positive(parse_size), "--max-bytes")
     sources = set(args.sources.split(",")) if args.sources else None
+    return domains, max_docs, max_bytes, sources
+
+
+def build(args):
+    domains, max_docs, max_bytes, sources = check_args(args)
     by_domain = {d: [] for d in domains}
     seen = set()
     for reader, folder, produces in READERS:
@@ -198,6 +218,8 @@ def main():
     p.add_argument("--no-caps", action="store_true", help="every document (about 90 MB)")
     p.add_argument("--sample", action="store_true", help="the small test sample's selection")
     p.add_argument("--list", choices=["npm", "deb"], help="print the packages and exit")
+    p.add_argument("--check", action="store_true",
+                   help="check the arguments and exit (corpus.sh does, before downloading)")
     args = p.parse_args()
     if args.list:
         print("\n".join(f"{k}={v}" for k, v in NPM.items()) if args.list == "npm"
@@ -209,6 +231,9 @@ def main():
         args.max_bytes = args.max_bytes or SAMPLE["max_bytes"]
     elif args.max_bytes is None and not args.no_caps:
         args.max_bytes = [DEFAULT_MAX_BYTES]
+    if args.check:
+        check_args(args)
+        return
     docs, stats, caps = build(args)
     manifest, mpath = write(args.out, docs, stats, caps, args)
     for d, s in stats.items():

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cache=work/cache
 if [ "${1:-}" = "--cache" ]; then cache=$2; shift 2; fi
+# The arguments are checked before anything is created or downloaded.
+if command -v python3 >/dev/null; then python3 scripts/build_corpus.py --check "$@"; fi
 mkdir -p "$cache/npm" "$cache/debs" "$cache/deb"
 cache=$(cd "$cache" && pwd)
 sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
