@@ -37,6 +37,14 @@ echo "interrupted after $steps steps"
 # Resume to the end (the same config: a different one would be refused).
 "$lory" train --config "$dir/train.json" --resume --quiet | grep -q "trained 5000 steps"
 "$lory" eval --checkpoint "$dir/run" --data "$dir/valid.bin" --seq-len 32 --batches 1 | grep -q "ppl"
+# A shard from another tokenizer (a larger vocabulary) is named, not fed to the embedding.
+mkdir "$dir/big"
+"$lory" tokenizer train --corpus "$src/tests/data/corpus/sample.jsonl" --vocab 700 --out "$dir/big/tok.json"
+"$lory" tokenize --corpus "$src/tests/data/corpus/sample.jsonl" --tokenizer "$dir/big/tok.json" --out-dir "$dir/big"
+if "$lory" eval --checkpoint "$dir/run" --data "$dir/big/valid.bin" --seq-len 32 --batches 1 2>"$dir/err"; then
+  echo "eval accepted a shard with a larger vocabulary"; exit 1
+fi
+grep -q "has vocabulary 700 but the model's vocab is 512" "$dir/err"
 "$lory" routing --checkpoint "$dir/run" --data "$dir/valid.bin" --seq-len 32 --batches 1 --out "$dir/run/routing.json"
 grep -q js_divergence "$dir/run/routing.json"
 "$lory" generate --checkpoint "$dir/run" --tokenizer "$dir/tok.json" --prompt "In the beginning" --max-tokens 5 --routing segment
