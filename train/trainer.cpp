@@ -177,6 +177,9 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   r.precision = parse_precision(r.cfg.precision);
   check_precision_device(r.precision, r.device);
   Tf32Guard tf32(r.precision == Precision::tf32);  // GPU GEMMs only; restored on return
+  LORY_CHECK(!fs::exists(r.cfg.out_dir) || fs::is_directory(r.cfg.out_dir),
+             "training config: out_dir '", r.cfg.out_dir,
+             "' exists and is not a directory; expected a directory for the run");
   fs::create_directories(r.cfg.out_dir);
 
   // Data: the training shard in the configured document order, and the held-out shard.

@@ -130,6 +130,9 @@ TEST_CASE("damaged checkpoints and shards are reported clearly", "[train]") {
   TrainConfig c = tiny_run("f", 10);
   c.train_shard = bad.string();
   CHECK_THROWS_WITH(train(c, false, true), HasSubstr("truncated.bin"));
+  TrainConfig file_out = tiny_run("f", 10);
+  file_out.out_dir = bad.string();  // a file where the run's directory should go
+  CHECK_THROWS_WITH(train(file_out, false, true), HasSubstr("exists and is not a directory"));
 }
 
 TEST_CASE("training configs name bad keys", "[train]") {
