@@ -24,7 +24,11 @@ TEST_CASE("routing statistics of recorded weights", "[train]") {
   CHECK(s.activated == 1);  // only expert 2 ever exceeds 2/E = 0.5
 }
 
-TEST_CASE("routing analysis averages each domain's routing weights per layer", "[train]") {
+namespace {
+
+// A small Lory model (vocab 50, max_seq 16, T = 4) and a held-out shard of two domains that use
+// different halves of the vocabulary, with evaluation options for it.
+ModelConfig small_model() {
   ModelConfig c;
   c.vocab = 50;
   c.d_model = 16;
@@ -35,7 +39,10 @@ TEST_CASE("routing analysis averages each domain's routing weights per layer", "
   c.n_experts = 4;
   c.segment_len = 4;
   c.router_std = 1.0;
-  Transformer model(c);
+  return c;
+}
+
+ShardData two_domains() {
   ShardData valid;
   valid.vocab_size = 50;
   valid.domains = {"alpha", "beta"};
@@ -45,11 +52,25 @@ TEST_CASE("routing analysis averages each domain's routing weights per layer", "
     for (auto& t : tokens) t = static_cast<int32_t>(d % 2 == 0 ? gen.below(20) : 25 + gen.below(20));
     add_document(valid, tokens, d % 2);
   }
+  return valid;
+}
+
+EvalOptions eval_options() {
   EvalOptions o;
   o.seq_len = 16;
   o.batch_size = 2;
   o.max_batches = 2;
   o.eot = 49;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("routing analysis averages each domain's routing weights per layer", "[train]") {
+  ModelConfig c = small_model();
+  Transformer model(c);
+  const ShardData valid = two_domains();
+  const EvalOptions o = eval_options();
   RoutingAnalysis r = analyse_routing(model, valid, o);
   REQUIRE(r.layers.size() == 2);
   CHECK(r.domains == std::vector<std::string>{"alpha", "beta"});
@@ -68,26 +89,10 @@ TEST_CASE("routing analysis averages each domain's routing weights per layer", "
 }
 
 TEST_CASE("evaluation options out of range are refused, naming the value", "[train]") {
-  ModelConfig c;
-  c.vocab = 50;
-  c.d_model = 16;
-  c.n_layers = 1;
-  c.n_heads = 2;
-  c.d_ff = 32;
-  c.max_seq = 16;
-  c.ffn = FfnKind::dense;
-  Transformer model(c);
-  ShardData valid;
-  valid.vocab_size = 50;
-  valid.domains = {"alpha"};
-  std::vector<int32_t> tokens(40);
-  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int32_t>(i % 49);
-  add_document(valid, tokens, 0);
-  EvalOptions o;
-  o.seq_len = 16;
-  o.batch_size = 2;
+  Transformer model(small_model());
+  const ShardData valid = two_domains();
+  EvalOptions o = eval_options();
   o.max_batches = 1;
-  o.eot = 49;
   o.skip = 15;  // the last position only: allowed
   CHECK(evaluate(model, valid, o).at("alpha").tokens_after_T == 2);
   o.skip = 16;  // no position left: refused (it used to fall back to all positions, silently)
