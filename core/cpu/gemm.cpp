@@ -148,26 +148,27 @@ void pack_b_panel_across<float>(const float* B, int64_t ldb, int64_t p0, int64_t
 // ahead (the hardware prefetcher stops at page boundaries).
 constexpr int64_t kAhead = 16;
 
+// kc rows of Width values, ld apart in the source, into a panel (row k at out + k·Width).
+template <int64_t Width, typename Real>
+void copy_panel_rows(const Real* src, int64_t ld, int64_t kc, Real* out) {
+  for (int64_t k = 0; k < kc; ++k, src += ld) {
+    __builtin_prefetch(src + kAhead * ld);
+    std::memcpy(out + k * Width, src, Width * sizeof(Real));
+  }
+}
+
 template <typename Real>
 void pack_a_panel(bool ta, const Real* A, int64_t lda, int64_t i0, int64_t p0, int64_t kc,
                   Real* out) {
   if (!ta) return pack_a_panel_across(A, lda, i0, p0, kc, out);
-  for (int64_t k = 0; k < kc; ++k) {
-    const Real* src = A + (p0 + k) * lda + i0;
-    __builtin_prefetch(src + kAhead * lda);
-    std::memcpy(out + k * kMr, src, kMr * sizeof(Real));
-  }
+  copy_panel_rows<kMr>(A + p0 * lda + i0, lda, kc, out);
 }
 
 template <typename Real>
 void pack_b_panel(bool tb, const Real* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
                   Real* out) {
   if (tb) return pack_b_panel_across(B, ldb, p0, kc, j0, out);
-  for (int64_t k = 0; k < kc; ++k) {
-    const Real* src = B + (p0 + k) * ldb + j0;
-    __builtin_prefetch(src + kAhead * ldb);
-    std::memcpy(out + k * kNr, src, kNr * sizeof(Real));
-  }
+  copy_panel_rows<kNr>(B + p0 * ldb + j0, ldb, kc, out);
 }
 
 // Rows [i0, i0+mc) and depths [p0, p0+kc) of op(A), as ceil(mc/kMr) panels of (kc × kMr).
