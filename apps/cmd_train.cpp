@@ -29,9 +29,7 @@ std::string resolve_checkpoint(const std::string& path) {
 }
 
 EvalOptions eval_options(const Args& a, const Transformer& model, const ShardData& shard) {
-  LORY_CHECK(shard.vocab_size <= model.config().vocab, "the shard '", a.get("data"),
-             "' has vocabulary ", shard.vocab_size, " but the model's vocab is ",
-             model.config().vocab, " (a different tokenizer?)");
+  check_fits_vocab(shard, model.config().vocab, a.get("data"));
   EvalOptions o;
   o.seq_len = a.get_int("seq-len", 1);
   o.batch_size = a.get_int("batch", 1);

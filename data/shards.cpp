@@ -228,4 +228,9 @@ ShardData read_shard(const std::string& path) {
   return s;
 }
 
+void check_fits_vocab(const ShardData& shard, int64_t vocab, const std::string& path) {
+  LORY_CHECK(shard.vocab_size <= vocab, "the shard '", path, "' has vocabulary ", shard.vocab_size,
+             " but the model's vocab is ", vocab, " (a different tokenizer?)");
+}
+
 }  // namespace lory

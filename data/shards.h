@@ -61,6 +61,10 @@ void write_shard(const std::string& path, const ShardData& shard);
 // token >= vocab and index errors throw lory::Error naming the file and the problem.
 ShardData read_shard(const std::string& path);
 
+// Refuses a shard (read from `path`) whose vocabulary is larger than a model's `vocab`: its ids
+// come from another tokenizer. A smaller one is allowed (a model's vocabulary may be padded).
+void check_fits_vocab(const ShardData& shard, int64_t vocab, const std::string& path);
+
 constexpr uint32_t kShardVersion = 1;
 
 }  // namespace lory

@@ -184,9 +184,7 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
 
   // Data: the training shard in the configured document order, and the held-out shard.
   r.train = std::make_shared<const ShardData>(read_shard(r.cfg.train_shard));
-  LORY_CHECK(r.train->vocab_size <= r.cfg.model.vocab, "the training shard '", r.cfg.train_shard,
-             "' has vocabulary ", r.train->vocab_size, " but the model's vocab is ",
-             r.cfg.model.vocab);
+  check_fits_vocab(*r.train, r.cfg.model.vocab, r.cfg.train_shard);
   r.eot = end_of_text_id(*r.train);
   std::vector<int64_t> order;
   if (r.cfg.order_file.empty()) {
@@ -200,8 +198,10 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
   lo.eot = r.eot;
   lo.seed = r.cfg.seed;
   r.loader = std::make_unique<Loader>(r.train, order, lo);
-  if (!r.cfg.valid_shard.empty())
+  if (!r.cfg.valid_shard.empty()) {
     r.valid = std::make_shared<const ShardData>(read_shard(r.cfg.valid_shard));
+    check_fits_vocab(*r.valid, r.cfg.model.vocab, r.cfg.valid_shard);
+  }
 
   // Model and optimizer: fresh, or from the newest checkpoint.
   const std::string metrics_path = (fs::path(r.cfg.out_dir) / "metrics.jsonl").string();

@@ -130,6 +130,15 @@ TEST_CASE("damaged checkpoints and shards are reported clearly", "[train]") {
   TrainConfig c = tiny_run("f", 10);
   c.train_shard = bad.string();
   CHECK_THROWS_WITH(train(c, false, true), HasSubstr("truncated.bin"));
+  // A held-out shard from a larger tokenizer is named before training starts.
+  ShardData wide = read_shard((data_dir() / "valid.bin").string());
+  wide.vocab_size = 1000;
+  const fs::path wide_path = data_dir() / "wide_valid.bin";
+  write_shard(wide_path.string(), wide);
+  TrainConfig wide_valid = tiny_run("f", 10);
+  wide_valid.valid_shard = wide_path.string();
+  CHECK_THROWS_WITH(train(wide_valid, false, true),
+                    HasSubstr("wide_valid.bin' has vocabulary 1000 but the model's vocab is 384"));
   TrainConfig file_out = tiny_run("f", 10);
   file_out.out_dir = bad.string();  // a file where the run's directory should go
   CHECK_THROWS_WITH(train(file_out, false, true), HasSubstr("exists and is not a directory"));
