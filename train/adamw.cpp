@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "core/autograd.h"
 #include "core/dispatch.h"
@@ -14,13 +15,16 @@
 
 namespace lory {
 
+void AdamWOptions::check(const std::string& where) const {
+  for (const auto& [key, beta] : {std::pair<const char*, double>{"beta1", beta1}, {"beta2", beta2}})
+    LORY_CHECK(beta >= 0 && beta < 1, where, key, " is ", beta, "; expected 0 <= value < 1");
+  LORY_CHECK(eps > 0, where, "eps is ", eps, "; expected > 0 (it keeps the update finite)");
+  LORY_CHECK(weight_decay >= 0, where, "weight_decay is ", weight_decay, "; expected >= 0");
+}
+
 AdamW::AdamW(NamedParams params, AdamWOptions options)
     : params_(std::move(params)), options_(std::move(options)) {
-  const AdamWOptions& o = options_;
-  LORY_CHECK(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "AdamW: beta1 ", o.beta1,
-             ", beta2 ", o.beta2, "; expected each in [0, 1)");
-  LORY_CHECK(o.eps > 0, "AdamW: eps is ", o.eps, "; expected > 0 (it keeps the update finite)");
-  LORY_CHECK(o.weight_decay >= 0, "AdamW: weight_decay is ", o.weight_decay, "; expected >= 0");
+  options_.check("AdamW: ");
   for (const auto& [name, p] : params_) {
     LORY_CHECK(p.requires_grad(), "AdamW: parameter '", name, "' does not require grad");
     m_.push_back(Tensor::zeros(p.shape(), DType::f32, p.device()));

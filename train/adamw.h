@@ -15,6 +15,10 @@ struct AdamWOptions {
   // Parameters whose name matches none of these patterns decay; by default norms and embeddings
   // do not ("norm" matches attn_norm/ffn_norm/norm, "tok_emb" the embedding).
   std::vector<std::string> no_decay = {"norm", "tok_emb"};
+
+  // Throws, naming the value, unless 0 <= beta1, beta2 < 1, eps > 0 and weight_decay >= 0;
+  // `where` starts the message ("AdamW: ", "training config: optimizer.").
+  void check(const std::string& where) const;
 };
 
 class AdamW {

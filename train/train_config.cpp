@@ -86,15 +86,7 @@ TrainConfig TrainConfig::from_json(const nlohmann::json& j, const std::string& b
              "; expected 0 <= value <= 1 (the final learning rate over lr)");
   LORY_CHECK(c.clip >= 0, "training config: optimizer.clip is ", c.clip,
              "; expected >= 0 (0: no clipping)");
-  auto in_01 = [](const char* key, double v) {
-    LORY_CHECK(v >= 0 && v < 1, "training config: optimizer.", key, " is ", v,
-               "; expected 0 <= value < 1");
-  };
-  in_01("beta1", c.adamw.beta1);
-  in_01("beta2", c.adamw.beta2);
-  LORY_CHECK(c.adamw.eps > 0, "training config: optimizer.eps is ", c.adamw.eps, "; expected > 0");
-  LORY_CHECK(c.adamw.weight_decay >= 0, "training config: optimizer.weight_decay is ",
-             c.adamw.weight_decay, "; expected >= 0");
+  c.adamw.check("training config: optimizer.");
   LORY_CHECK(c.keep_checkpoints >= 0, "training config: 'keep_checkpoints' is ", c.keep_checkpoints,
              "; expected >= 0 (0: keep all)");
   LORY_CHECK(c.warmup_frac >= 0 && c.warmup_frac < 1, "training config: optimizer.warmup_frac is ",

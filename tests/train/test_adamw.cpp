@@ -126,9 +126,11 @@ TEST_CASE("AdamW refuses hyper-parameters outside their ranges", "[train]") {
     return o;
   };
   const NamedParams ps = make_params(1, DType::f64);
-  CHECK_THROWS_WITH(AdamW(ps, options(1.0, 0.95, 1e-8, 0.1)), HasSubstr("beta1 1, beta2 0.95"));
-  CHECK_THROWS_WITH(AdamW(ps, options(0.9, -0.1, 1e-8, 0.1)), HasSubstr("expected each in [0, 1)"));
-  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 0.0, 0.1)), HasSubstr("eps is 0"));
-  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 1e-8, -1)), HasSubstr("weight_decay is -1"));
+  CHECK_THROWS_WITH(AdamW(ps, options(1.0, 0.95, 1e-8, 0.1)),
+                    HasSubstr("AdamW: beta1 is 1; expected 0 <= value < 1"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, -0.1, 1e-8, 0.1)), HasSubstr("AdamW: beta2 is -0.1"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 0.0, 0.1)), HasSubstr("AdamW: eps is 0"));
+  CHECK_THROWS_WITH(AdamW(ps, options(0.9, 0.95, 1e-8, -1)),
+                    HasSubstr("AdamW: weight_decay is -1"));
   CHECK_NOTHROW(AdamW(ps, options(0.0, 0.0, 1e-8, 0.0)));
 }
