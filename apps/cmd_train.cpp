@@ -35,10 +35,8 @@ EvalOptions eval_options(const Args& a, const Transformer& model, const ShardDat
   o.batch_size = a.get_int("batch", 1);
   o.max_batches = a.get_int("batches", 1);
   model.config().validate_sequence_length(o.seq_len);
-  // LORY.md §4: every model, dense included, is also scored over positions >= T (when a sequence
-  // has any: as the trainer does).
-  const int64_t T = model.config().segment_len;
-  o.skip = a.flag("skip") ? a.get_int("skip", 0, o.seq_len - 1) : (T < o.seq_len ? T : 0);
+  o.skip = a.flag("skip") ? a.get_int("skip", 0, o.seq_len - 1)
+                          : default_skip(model.config(), o.seq_len);
   o.eot = end_of_text_id(shard);
   return o;
 }

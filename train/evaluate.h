@@ -29,6 +29,12 @@ struct EvalOptions {
   int32_t eot = 0;
 };
 
+// The `skip` every evaluation uses unless told otherwise (LORY.md §4): every model, dense
+// included, is also scored over positions >= T, when a sequence of seq_len has any.
+inline int64_t default_skip(const ModelConfig& model, int64_t seq_len) {
+  return model.segment_len < seq_len ? model.segment_len : 0;
+}
+
 // Scores every domain of `valid` (documents of that domain in storage order, cut into sequences of
 // L+1 tokens). Runs without gradients. Domains with too few tokens for one sequence are skipped.
 std::map<std::string, DomainScore> evaluate(Transformer& model, const ShardData& valid,

@@ -227,9 +227,8 @@ TrainResult train(const TrainConfig& config, bool resume, bool quiet) {
 
   CosineSchedule schedule{r.cfg.lr, r.cfg.min_lr_ratio,
                           static_cast<int64_t>(r.cfg.warmup_frac * total), total};
-  // Every model, dense included, is also scored over positions >= T (LORY.md §4).
   EvalOptions eval_opt{r.cfg.seq_len, r.cfg.batch_size, r.cfg.eval_batches,
-                       r.cfg.model.segment_len < r.cfg.seq_len ? r.cfg.model.segment_len : 0, r.eot};
+                       default_skip(r.cfg.model, r.cfg.seq_len), r.eot};
   const int64_t tokens_per_step = r.cfg.batch_size * r.cfg.seq_len * r.cfg.grad_accum;
   const bool tty = isatty(STDERR_FILENO) && !quiet;
   g_interrupted = false;
